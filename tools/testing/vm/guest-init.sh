@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by the run's script inside the guest's chroot: set up the guest,
+# load the modules, run the command on ttyS1 and report its exit status.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=${TERM:-dumb}
+rundir=$(dirname "$0")
+
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+ip link set lo up 2>/dev/null
+echo 1 > /proc/sys/kernel/panic_on_oops 2>/dev/null
+
+out=/dev/ttyS1
+stty -F "$out" raw -echo 2>/dev/null
+
+power_off() {
+	sync
+	busybox poweroff -f 2>/dev/null
+	echo o > /proc/sysrq-trigger
+	while :; do sleep 1; done
+}
+
+guest_fail() {
+	echo "vm: $*" > "$out"
+	echo 125 > "$rundir/rc"
+	power_off
+}
+
+for m in vfio_pci_core vfio_iommu_type1; do
+	modprobe "$m" 2>/dev/null || [ -d "/sys/module/$m" ] ||
+		guest_fail "cannot load $m"
+done
+if [ "$MLX5C_LOAD_MODULE" = 1 ]; then
+	insmod "$MLX5C_MODULE" || guest_fail "cannot insmod $MLX5C_MODULE"
+fi
+
+cd "$MLX5C_TOP"
+if [ "$MLX5C_SHELL" = 1 ]; then
+	setsid sh -c "exec bash -i < $out > $out 2>&1"
+	rc=0
+else
+	"$@" > "$out" 2>&1 < /dev/null
+	rc=$?
+fi
+echo "$rc" > "$rundir/rc"
+power_off
