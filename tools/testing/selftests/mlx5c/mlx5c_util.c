@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mlx5c_util.h"
+
+#define PCI_DEVS "/sys/bus/pci/devices"
+
+int sysfs_write(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	close(fd);
+	return 0;
+}
+
+int sysfs_read(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	while (n && (buf[n - 1] == '\n'))
+		buf[--n] = 0;
+	return 0;
+}
+
+static bool is_ivshmem(const char *bdf)
+{
+	char path[PATH_MAX], val[32];
+
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/vendor", bdf);
+	if (sysfs_read(path, val, sizeof(val)) || strcmp(val, "0x1af4"))
+		return false;
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/device", bdf);
+	return !sysfs_read(path, val, sizeof(val)) && !strcmp(val, "0x1110");
+}
+
+static int cmp_bdf(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int find_functions(char bdf[][BDF_LEN], int max)
+{
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir(PCI_DEVS);
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir)) && n < max) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= BDF_LEN ||
+		    !is_ivshmem(e->d_name))
+			continue;
+		memcpy(bdf[n++], e->d_name, strlen(e->d_name) + 1);
+	}
+	closedir(dir);
+	qsort(bdf, n, BDF_LEN, cmp_bdf);
+	return n;
+}
+
+int bound_driver(const char *bdf, char *name, size_t len)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/driver", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	snprintf(name, len, "%s", basename(target));
+	return 0;
+}
+
+int unbind_dev(const char *bdf)
+{
+	char path[PATH_MAX], drv[64];
+	int ret;
+
+	if (bound_driver(bdf, drv, sizeof(drv)) == 0) {
+		snprintf(path, sizeof(path), PCI_DEVS "/%s/driver/unbind", bdf);
+		ret = sysfs_write(path, bdf);
+		if (ret)
+			return ret;
+	}
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/driver_override", bdf);
+	return sysfs_write(path, "\n");
+}
+
+int bind_mlx5c(const char *bdf)
+{
+	char path[PATH_MAX], drv[64];
+	int ret;
+
+	if (bound_driver(bdf, drv, sizeof(drv)) == 0) {
+		if (!strcmp(drv, MLX5C_DRIVER))
+			return 0;
+		ret = unbind_dev(bdf);
+		if (ret)
+			return ret;
+	}
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/driver_override", bdf);
+	ret = sysfs_write(path, MLX5C_DRIVER);
+	if (ret)
+		return ret;
+	ret = sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+	if (ret)
+		return ret;
+	if (bound_driver(bdf, drv, sizeof(drv)) || strcmp(drv, MLX5C_DRIVER))
+		return -ENODEV;
+	return 0;
+}
+
+static int group_of(const char *bdf)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/iommu_group", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	return atoi(basename(target));
+}
+
+int vdev_open(struct vdev *d, const char *bdf)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[64];
+	int group, ret;
+
+	memset(d, 0, sizeof(*d));
+	d->container = d->group = d->fd = -1;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+
+	group = group_of(bdf);
+	if (group < 0)
+		return group;
+	d->container = open("/dev/vfio/vfio", O_RDWR);
+	if (d->container < 0)
+		goto err;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	d->group = open(path, O_RDWR);
+	if (d->group < 0)
+		goto err;
+	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &status))
+		goto err;
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		errno = EBUSY;
+		goto err;
+	}
+	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container))
+		goto err;
+	if (ioctl(d->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		goto err;
+	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (d->fd < 0)
+		goto err;
+	return 0;
+err:
+	ret = -errno;
+	vdev_close(d);
+	return ret;
+}
+
+void vdev_close(struct vdev *d)
+{
+	if (d->bar2)
+		munmap(d->bar2, d->bar2_size);
+	d->bar2 = NULL;
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->group >= 0)
+		close(d->group);
+	if (d->container >= 0)
+		close(d->container);
+	d->fd = d->group = d->container = -1;
+}
+
+int vdev_map_bar2(struct vdev *d)
+{
+	struct vfio_region_info info = {
+		.argsz = sizeof(info),
+		.index = VFIO_PCI_BAR2_REGION_INDEX,
+	};
+	void *p;
+
+	if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -errno;
+	p = mmap(NULL, info.size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
+		 info.offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->bar2 = p;
+	d->bar2_size = info.size;
+	d->bar2_offset = info.offset;
+	return 0;
+}
+
+static int feature(struct vdev *d, uint32_t flags, void *data, size_t len)
+{
+	uint8_t buf[sizeof(struct vfio_device_feature) + 64] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags;
+	if (data && len)
+		memcpy(f->data, data, len);
+	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, f))
+		return -errno;
+	if (data && len)
+		memcpy(data, f->data, len);
+	return 0;
+}
+
+int mig_get_flags(struct vdev *d, uint64_t *flags)
+{
+	struct vfio_device_feature_migration mig = { 0 };
+	int ret;
+
+	ret = feature(d, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
+		      &mig, sizeof(mig));
+	if (!ret)
+		*flags = mig.flags;
+	return ret;
+}
+
+int mig_get_state(struct vdev *d, uint32_t *state)
+{
+	struct vfio_device_feature_mig_state st = { 0 };
+	int ret;
+
+	ret = feature(d, VFIO_DEVICE_FEATURE_GET |
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st, sizeof(st));
+	if (!ret)
+		*state = st.device_state;
+	return ret;
+}
+
+int mig_set_state(struct vdev *d, uint32_t state, int *data_fd)
+{
+	struct vfio_device_feature_mig_state st = { .device_state = state };
+	int ret;
+
+	ret = feature(d, VFIO_DEVICE_FEATURE_SET |
+		      VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st, sizeof(st));
+	if (data_fd)
+		*data_fd = ret ? -1 : st.data_fd;
+	else if (!ret && st.data_fd >= 0)
+		close(st.data_fd);
+	return ret;
+}
+
+int mig_data_size(struct vdev *d, uint64_t *size)
+{
+	struct vfio_device_feature_mig_data_size ds = { 0 };
+	int ret;
+
+	ret = feature(d, VFIO_DEVICE_FEATURE_GET |
+		      VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &ds, sizeof(ds));
+	if (!ret)
+		*size = ds.stop_copy_length;
+	return ret;
+}
+
+int mig_precopy_v2(struct vdev *d)
+{
+	return feature(d, VFIO_DEVICE_FEATURE_SET |
+		       VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2, NULL, 0);
+}
+
+int precopy_info(int data_fd, struct vfio_precopy_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	if (ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info))
+		return -errno;
+	return 0;
+}
+
+static void knob_path(char *path, size_t len, const char *bdf,
+		      const char *knob)
+{
+	snprintf(path, len, "/sys/kernel/debug/mlx5c/%s/%s", bdf, knob);
+}
+
+int knob_write(const char *bdf, const char *knob, const char *val)
+{
+	char path[PATH_MAX];
+
+	knob_path(path, sizeof(path), bdf, knob);
+	return sysfs_write(path, val);
+}
+
+long long knob_read(const char *bdf, const char *knob)
+{
+	char path[PATH_MAX], val[64];
+	int ret;
+
+	knob_path(path, sizeof(path), bdf, knob);
+	ret = sysfs_read(path, val, sizeof(val));
+	if (ret)
+		return ret;
+	return strtoll(val, NULL, 0);
+}
+
+void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(p + i, &x, 8);
+	}
+	for (; i < len; i++)
+		p[i] = (uint8_t)(x >> (i % 8));
+}
+
+ssize_t read_all(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = read(fd, (uint8_t *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return done ? (ssize_t)done : -errno;
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+ssize_t write_all(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = write(fd, (const uint8_t *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += n;
+	}
+	return done;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for the mlx5c selftests: find the ivshmem-plain functions, bind
+ * them to mlx5c-vfio-pci through driver_override, open them through the
+ * VFIO group/container interface and drive the migration uAPI.
+ */
+#ifndef MLX5C_UTIL_H
+#define MLX5C_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/vfio.h>
+#include "linux/vfio_mig_compat.h"
+
+#define MLX5C_DRIVER	"mlx5c-vfio-pci"
+#define MLX5C_MAX_FUNCS	8
+#define BDF_LEN		16
+
+struct vdev {
+	char bdf[BDF_LEN];
+	int container;
+	int group;
+	int fd;
+	uint8_t *bar2;		/* mmap of BAR2, or NULL */
+	size_t bar2_size;
+	uint64_t bar2_offset;	/* region offset for pread/pwrite */
+};
+
+int find_functions(char bdf[][BDF_LEN], int max);
+int sysfs_write(const char *path, const char *val);
+int sysfs_read(const char *path, char *buf, size_t len);
+int bound_driver(const char *bdf, char *name, size_t len);
+int bind_mlx5c(const char *bdf);
+int unbind_dev(const char *bdf);
+
+int vdev_open(struct vdev *d, const char *bdf);
+void vdev_close(struct vdev *d);
+int vdev_map_bar2(struct vdev *d);
+
+int mig_get_flags(struct vdev *d, uint64_t *flags);
+int mig_get_state(struct vdev *d, uint32_t *state);
+/* Returns the data fd (or -1 if none) in *data_fd; -errno on failure. */
+int mig_set_state(struct vdev *d, uint32_t state, int *data_fd);
+int mig_data_size(struct vdev *d, uint64_t *size);
+int mig_precopy_v2(struct vdev *d);
+int precopy_info(int data_fd, struct vfio_precopy_info *info);
+
+/* debugfs knobs of a bound function: /sys/kernel/debug/mlx5c/BDF/... */
+int knob_write(const char *bdf, const char *knob, const char *val);
+long long knob_read(const char *bdf, const char *knob);
+
+void fill_pattern(uint8_t *p, size_t len, uint64_t seed);
+ssize_t read_all(int fd, void *buf, size_t len);
+ssize_t write_all(int fd, const void *buf, size_t len);
+
+#endif
