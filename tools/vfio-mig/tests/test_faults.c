@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../crc32c.h"
+#include "../util.h"
+#include "harness.h"
+#include "tap.h"
+
+/* A hand-driven source: handshake done, then raw bytes on the sockets. */
+struct raw {
+	struct rx_thread r;
+	struct mem_sink sink;
+	struct tx_config cfg;
+	int ctrl, data[VMIG_MAX_CHANNELS];
+	char err[300];
+};
+
+static int raw_open(struct raw *w, unsigned channels, uint32_t chunk)
+{
+	memset(w, 0, sizeof(*w));
+	mem_sink_init(&w->sink);
+	w->r.sink = &w->sink;
+	w->cfg.channels = channels;
+	w->cfg.chunk = chunk;
+	w->cfg.window = 4 * (uint64_t)chunk;
+	w->cfg.timeout_ms = 5000;
+	if (rx_thread_start(&w->r))
+		return -EIO;
+	return tx_connect("127.0.0.1", w->r.port, &w->cfg, &w->ctrl, w->data,
+			  w->err, sizeof(w->err));
+}
+
+static void raw_close(struct raw *w)
+{
+	unsigned i;
+
+	close(w->ctrl);
+	for (i = 0; i < w->cfg.channels; i++)
+		close(w->data[i]);
+}
+
+static void raw_finish(struct raw *w)
+{
+	rx_thread_join(&w->r);
+	raw_close(w);
+	mem_sink_free(&w->sink);
+}
+
+static int raw_chunk(int fd, uint64_t seq, uint64_t off, uint32_t len,
+		     uint16_t flags, uint32_t crc, const void *payload,
+		     size_t send_len)
+{
+	struct vmig_chunk_hdr h = {
+		.magic = VMIG_CHUNK_MAGIC, .version = VMIG_PROTO_VERSION,
+		.flags = flags, .seq = seq, .offset = off, .len = len,
+		.crc = crc,
+	};
+	uint8_t buf[VMIG_CHUNK_HDR_SIZE];
+	int ret;
+
+	vmig_chunk_encode(&h, buf);
+	ret = send_full(fd, buf, sizeof(buf));
+	if (!ret && send_len)
+		ret = send_full(fd, payload, send_len);
+	return ret;
+}
+
+static void test_malformed(void)
+{
+	struct raw w;
+	uint8_t buf[VMIG_CHUNK_HDR_SIZE];
+
+	if (!ok(raw_open(&w, 2, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	memset(buf, 0x41, sizeof(buf));
+	send_full(w.data[1], buf, sizeof(buf));
+	raw_finish(&w);
+	ok(w.r.ret == -EPROTO && strstr(w.r.err, "channel 1: malformed chunk header: magic 0x41414141"),
+	   "fault: malformed chunk header rejected (\"%s\")", w.r.err);
+}
+
+static void test_oversized(void)
+{
+	struct raw w;
+
+	if (!ok(raw_open(&w, 2, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	raw_chunk(w.data[0], 0, 0, 0x7fffffff, 0, 0, NULL, 0);
+	raw_finish(&w);
+	ok(w.r.ret == -EMSGSIZE && w.r.st.max_alloc == 0 &&
+	   strstr(w.r.err, "exceeds the negotiated maximum 65536"),
+	   "fault: oversized length rejected before any allocation (max alloc %llu, \"%s\")",
+	   (unsigned long long)w.r.st.max_alloc, w.r.err);
+}
+
+static void test_bad_crc(void)
+{
+	uint8_t payload[1000];
+	struct raw w;
+	uint32_t crc;
+
+	if (!ok(raw_open(&w, 1, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	stream_fill(3, 0, payload, sizeof(payload));
+	crc = crc32c(0, payload, sizeof(payload));
+	payload[500] ^= 1;
+	raw_chunk(w.data[0], 0, 0, sizeof(payload), VMIG_CHUNK_CRC, crc,
+		  payload, sizeof(payload));
+	raw_finish(&w);
+	ok(w.r.ret == -EBADMSG && strstr(w.r.err, "CRC mismatch") &&
+	   w.sink.len == 0,
+	   "fault: bad CRC rejected, nothing written (\"%s\")", w.r.err);
+}
+
+static void test_channel_closed(void)
+{
+	uint8_t payload[4096];
+	struct raw w;
+
+	if (!ok(raw_open(&w, 3, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	stream_fill(3, 0, payload, sizeof(payload));
+	raw_chunk(w.data[0], 0, 0, sizeof(payload), 0, 0, payload,
+		  sizeof(payload));
+	sleep_us(20000);
+	close(w.data[2]);
+	w.data[2] = -1;
+	raw_finish(&w);
+	ok(w.r.ret == -ECONNABORTED &&
+	   strstr(w.r.err, "channel 2: connection closed in mid-stream") &&
+	   w.sink.len == sizeof(payload),
+	   "fault: one channel closed mid-stream stops the destination (\"%s\")",
+	   w.r.err);
+}
+
+static void test_peer_dies(void)
+{
+	uint8_t payload[4096];
+	struct raw w;
+
+	if (!ok(raw_open(&w, 2, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	stream_fill(3, 0, payload, sizeof(payload));
+	/* half a chunk, then the whole source goes away */
+	raw_chunk(w.data[1], 0, 0, sizeof(payload), 0, 0, payload, 1000);
+	raw_close(&w);
+	rx_thread_join(&w.r);
+	mem_sink_free(&w.sink);
+	ok((w.r.ret == -ECONNABORTED || w.r.ret == -ECONNRESET) &&
+	   w.r.err[0],
+	   "fault: source dying mid-chunk stops the destination (%d, \"%s\")",
+	   w.r.ret, w.r.err);
+}
+
+static void test_dest_write_error(void)
+{
+	struct rx_thread r = { 0 };
+	struct mem_sink sink;
+	struct mem_source src = { .seed = 9, .size = 4 * MIB };
+	struct tx_config cfg = { .channels = 4, .chunk = 65536,
+				 .window = 1 * MIB };
+	struct tx_result res;
+
+	mem_sink_init(&sink);
+	sink.fail_err = -EIO;
+	sink.fail_after = 100000;
+	r.sink = &sink;
+	if (!ok(rx_thread_start(&r) == 0, "listener for write-error test"))
+		return;
+	run_tx(r.port, &cfg, &src, &res);
+	rx_thread_join(&r);
+	ok(r.ret == -EIO && strstr(r.err, "writing the resuming stream at byte 100000"),
+	   "fault: destination write error stops the destination (\"%s\")",
+	   r.err);
+	ok(res.ret == -EREMOTEIO && strstr(res.err, "destination failed: writing the resuming stream"),
+	   "fault: source learns of the destination's write error (\"%s\")",
+	   res.err);
+	mem_sink_free(&sink);
+}
+
+static void test_dest_dies(void)
+{
+	struct rx_thread r = { .die_after_accept = true };
+	struct mem_sink sink;
+	struct mem_source src = { .seed = 9, .size = 64 * MIB };
+	struct tx_config cfg = { .channels = 2, .chunk = 65536,
+				 .window = 1 * MIB };
+	struct tx_result res;
+
+	mem_sink_init(&sink);
+	r.sink = &sink;
+	if (!ok(rx_thread_start(&r) == 0, "listener for dead-destination test"))
+		return;
+	run_tx(r.port, &cfg, &src, &res);
+	rx_thread_join(&r);
+	ok(res.ret < 0 && res.err[0] && src.pos < src.size,
+	   "fault: dead destination stops the source (%d, \"%s\")", res.ret,
+	   res.err);
+	mem_sink_free(&sink);
+}
+
+static void test_source_error(void)
+{
+	struct rx_thread r = { 0 };
+	struct mem_sink sink;
+	struct mem_source src = { .seed = 9, .size = 4 * MIB,
+				  .fail_at_err = -EIO, .fail_at = 200000 };
+	struct tx_config cfg = { .channels = 2, .chunk = 65536,
+				 .window = 1 * MIB };
+	struct tx_result res;
+
+	mem_sink_init(&sink);
+	r.sink = &sink;
+	if (!ok(rx_thread_start(&r) == 0, "listener for source-error test"))
+		return;
+	run_tx(r.port, &cfg, &src, &res);
+	rx_thread_join(&r);
+	ok(res.ret == -EIO && strstr(res.err, "reading the saving stream"),
+	   "fault: source read error fails the source (\"%s\")", res.err);
+	ok(r.ret == -ECONNABORTED && strstr(r.err, "source aborted: reading the saving stream"),
+	   "fault: destination learns the source aborted (\"%s\")", r.err);
+	mem_sink_free(&sink);
+}
+
+static void *canceller(void *arg)
+{
+	volatile int *flag = arg;
+
+	sleep_us(100000);
+	*flag = 1;
+	return NULL;
+}
+
+static void test_cancel(void)
+{
+	struct rx_thread r = { 0 };
+	struct mem_sink sink;
+	struct mem_source src = { .seed = 9, .size = 1ULL << 40 };
+	static volatile int cancel;
+	struct tx_config cfg = { .channels = 2, .chunk = 65536,
+				 .window = 1 * MIB, .cancel = &cancel };
+	struct tx_result res;
+	pthread_t t;
+
+	mem_sink_init(&sink);
+	sink.delay_us = 1000;
+	r.sink = &sink;
+	if (!ok(rx_thread_start(&r) == 0, "listener for cancel test"))
+		return;
+	pthread_create(&t, NULL, canceller, (void *)&cancel);
+	run_tx(r.port, &cfg, &src, &res);
+	pthread_join(t, NULL);
+	rx_thread_join(&r);
+	ok(res.ret == -ECANCELED && r.ret == -ECONNABORTED &&
+	   strstr(r.err, "source aborted: migration cancelled"),
+	   "fault: cancel flag poisons the session, both ends join (\"%s\")",
+	   r.err);
+	mem_sink_free(&sink);
+}
+
+void test_faults(void)
+{
+	test_malformed();
+	test_oversized();
+	test_bad_crc();
+	test_channel_closed();
+	test_peer_dies();
+	test_dest_write_error();
+	test_dest_dies();
+	test_source_error();
+	test_cancel();
+}
