@@ -1,41 +1,171 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mlx5c-vfio-pci: a vfio-pci variant driver for an mlx5-class function
- * whose device state lives behind BAR2.  This file is the VFIO glue: the
- * PCI driver, the vfio_device ops and their life cycle.
+ * whose device state lives behind BAR2, with live migration.  This file is
+ * the VFIO glue: the PCI driver, the vfio_device ops, their life cycle and
+ * the reset handling.  See mlx5c.h for where everything else lives.
  */
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
 #include "mlx5c.h"
 
+unsigned int mlx5c_default_latency_ms = 1;
+module_param_named(latency_ms, mlx5c_default_latency_ms, uint, 0644);
+MODULE_PARM_DESC(latency_ms,
+		 "Default latency of an emulated firmware save, in ms (1)");
+
+atomic_t mlx5c_live_allocs = ATOMIC_INIT(0);
+
+/* Allocations the driver makes on behalf of a migration are counted. */
+void *mlx5c_alloc(size_t size)
+{
+	void *p = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+
+	if (p)
+		atomic_inc(&mlx5c_live_allocs);
+	return p;
+}
+
+void *mlx5c_zalloc(size_t size)
+{
+	void *p = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+
+	if (p)
+		atomic_inc(&mlx5c_live_allocs);
+	return p;
+}
+
+void mlx5c_free(void *p)
+{
+	if (p) {
+		atomic_dec(&mlx5c_live_allocs);
+		kvfree(p);
+	}
+}
+
+/*
+ * Every release of the state mutex goes through here, so that a reset
+ * that could not take the mutex (see mlx5c_reset_done) is applied by
+ * whoever held it.
+ */
+void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev)
+{
+again:
+	spin_lock(&mvdev->reset_lock);
+	if (mvdev->deferred_reset) {
+		mvdev->deferred_reset = false;
+		spin_unlock(&mvdev->reset_lock);
+		mvdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+		mlx5c_disable_files(mvdev);
+		mlx5c_emu_reset(mvdev);
+		goto again;
+	}
+	mutex_unlock(&mvdev->state_mutex);
+	spin_unlock(&mvdev->reset_lock);
+}
+
+/*
+ * The function was reset: back to RUNNING with every session ended.  The
+ * core may hold locks that the state mutex nests inside (mm locks through
+ * the fault path), so never sleep on the state mutex here: the holder
+ * applies the reset when it unlocks.
+ */
+static void mlx5c_reset_done(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+	struct mlx5c_vf *mvdev = container_of(vdev, struct mlx5c_vf,
+					      core_device);
+
+	spin_lock(&mvdev->reset_lock);
+	mvdev->deferred_reset = true;
+	if (!mutex_trylock(&mvdev->state_mutex)) {
+		spin_unlock(&mvdev->reset_lock);
+		return;
+	}
+	spin_unlock(&mvdev->reset_lock);
+	mlx5c_state_mutex_unlock(mvdev);
+}
+
 static int mlx5c_init_dev(struct vfio_device *core_vdev)
 {
-	return vfio_pci_core_init_dev(core_vdev);
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+	int ret;
+
+	ret = vfio_pci_core_init_dev(core_vdev);
+	if (ret)
+		return ret;
+	mutex_init(&mvdev->state_mutex);
+	spin_lock_init(&mvdev->reset_lock);
+	spin_lock_init(&mvdev->knob_lock);
+	ret = mlx5c_emu_init(mvdev);
+	if (ret) {
+		vfio_pci_core_release_dev(core_vdev);
+		return ret;
+	}
+	core_vdev->migration_flags = VFIO_MIGRATION_STOP_COPY |
+				     VFIO_MIGRATION_P2P |
+				     VFIO_MIGRATION_PRE_COPY;
+	core_vdev->mig_ops = &mlx5c_mig_ops;
+	return 0;
 }
 
 static void mlx5c_release_dev(struct vfio_device *core_vdev)
 {
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+
+	mlx5c_emu_uninit(mvdev);
+	mutex_destroy(&mvdev->state_mutex);
 	vfio_pci_core_release_dev(core_vdev);
 }
 
 static int mlx5c_open_device(struct vfio_device *core_vdev)
 {
-	struct vfio_pci_core_device *vdev = &to_mlx5c(core_vdev)->core_device;
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+	struct vfio_pci_core_device *vdev = &mvdev->core_device;
 	int ret;
 
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
 		return ret;
+
+	mutex_lock(&mvdev->state_mutex);
+	ret = mlx5c_emu_open(mvdev);
+	mvdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	mvdev->precopy_v2 = false;
+	mlx5c_state_mutex_unlock(mvdev);
+	if (ret) {
+		vfio_pci_core_disable(vdev);
+		return ret;
+	}
 	vfio_pci_core_finish_enable(vdev);
 	return 0;
 }
 
 static void mlx5c_close_device(struct vfio_device *core_vdev)
 {
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+
+	mutex_lock(&mvdev->state_mutex);
+	mlx5c_disable_files(mvdev);
+	mlx5c_emu_close(mvdev);
+	mlx5c_state_mutex_unlock(mvdev);
 	vfio_pci_core_close_device(core_vdev);
+}
+
+static int mlx5c_device_feature(struct vfio_device *core_vdev, u32 flags,
+				void __user *arg, size_t argsz)
+{
+	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2:
+		return mlx5c_feature_precopy_v2(to_mlx5c(core_vdev), flags,
+						argsz);
+	default:
+		return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
+	}
 }
 
 static const struct vfio_device_ops mlx5c_vfio_ops = {
@@ -45,10 +175,10 @@ static const struct vfio_device_ops mlx5c_vfio_ops = {
 	.open_device = mlx5c_open_device,
 	.close_device = mlx5c_close_device,
 	.ioctl = vfio_pci_core_ioctl,
-	.device_feature = vfio_pci_core_ioctl_feature,
+	.device_feature = mlx5c_device_feature,
 	.read = vfio_pci_core_read,
-	.write = vfio_pci_core_write,
-	.mmap = vfio_pci_core_mmap,
+	.write = mlx5c_emu_write,
+	.mmap = mlx5c_emu_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
 };
@@ -64,8 +194,10 @@ static int mlx5c_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return PTR_ERR(mvdev);
 
 	dev_set_drvdata(&pdev->dev, &mvdev->core_device);
+	mlx5c_debugfs_add(mvdev);
 	ret = vfio_pci_core_register_device(&mvdev->core_device);
 	if (ret) {
+		mlx5c_debugfs_remove(mvdev);
 		vfio_put_device(&mvdev->core_device.vdev);
 		return ret;
 	}
@@ -75,8 +207,11 @@ static int mlx5c_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 static void mlx5c_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+	struct mlx5c_vf *mvdev = container_of(vdev, struct mlx5c_vf,
+					      core_device);
 
 	vfio_pci_core_unregister_device(vdev);
+	mlx5c_debugfs_remove(mvdev);
 	vfio_put_device(&vdev->vdev);
 }
 
@@ -88,6 +223,7 @@ static const struct pci_device_id mlx5c_pci_table[] = {
 MODULE_DEVICE_TABLE(pci, mlx5c_pci_table);
 
 static const struct pci_error_handlers mlx5c_err_handlers = {
+	.reset_done = mlx5c_reset_done,
 	.error_detected = vfio_pci_core_aer_err_detected,
 };
 
@@ -99,9 +235,28 @@ static struct pci_driver mlx5c_pci_driver = {
 	.err_handler = &mlx5c_err_handlers,
 	.driver_managed_dma = true,
 };
-module_pci_driver(mlx5c_pci_driver);
+
+static int __init mlx5c_init(void)
+{
+	int ret;
+
+	mlx5c_debugfs_init();
+	ret = pci_register_driver(&mlx5c_pci_driver);
+	if (ret)
+		mlx5c_debugfs_exit();
+	return ret;
+}
+
+static void __exit mlx5c_exit(void)
+{
+	pci_unregister_driver(&mlx5c_pci_driver);
+	mlx5c_debugfs_exit();
+}
+
+module_init(mlx5c_init);
+module_exit(mlx5c_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The mlx5c authors");
 MODULE_DESCRIPTION("VFIO PCI variant driver with live migration for mlx5-class functions");
-MODULE_VERSION("0.1");
+MODULE_VERSION("0.2");

@@ -1,24 +1,220 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mlx5c-vfio-pci: private definitions shared by the driver's files.
+ * mlx5c-vfio-pci: definitions shared by the driver's files.
+ *
+ *   main.c     VFIO glue: PCI driver, vfio_device ops, reset handling
+ *   fsm.c      the migration state machine (mig_ops)
+ *   save.c     the saving data file and its record stream
+ *   resume.c   the resuming data file and its stream parser
+ *   cmd.c      the firmware command interface, fault injection, counters
+ *   emu.c      the emulated firmware: images, dirty tracking, async saves
+ *   debugfs.c  per-device debugfs knobs
  */
 #ifndef MLX5C_H
 #define MLX5C_H
 
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/mlx5c_vfio.h>
+#include <linux/vfio_mig_compat.h>
 
 #define MLX5C_DRV_NAME		"mlx5c-vfio-pci"
-#define MLX5C_STATE_BAR		2
+#define MLX5C_STATE_BAR		VFIO_PCI_BAR2_REGION_INDEX
+#define MLX5C_HDR_SIZE		sizeof(struct mlx5c_mig_header)
+/* The first page of device memory is critical initial data (context). */
+#define MLX5C_CTX_PAGE		0
+
+enum mlx5c_cmd_id {
+	MLX5C_CMD_QUERY_SIZE,
+	MLX5C_CMD_SUSPEND_INITIATOR,
+	MLX5C_CMD_SUSPEND_RESPONDER,
+	MLX5C_CMD_RESUME_INITIATOR,
+	MLX5C_CMD_RESUME_RESPONDER,
+	MLX5C_CMD_SAVE_INITIAL,
+	MLX5C_CMD_SAVE_MIDDLE,
+	MLX5C_CMD_SAVE_FINAL,
+	MLX5C_CMD_LOAD,
+	MLX5C_CMD_NR,
+};
+
+struct mlx5c_cmd_knobs {
+	u32 fail_count;		/* fail the next fail_count commands */
+	u32 fail_errno;		/* ... with this errno (positive) */
+	u64 issued;
+	u64 failed;
+};
+
+/* A buffer of the saving stream: one record (header and payload). */
+struct mlx5c_buf {
+	struct list_head node;
+	void *data;
+	size_t len;		/* bytes of the record */
+	size_t pos;		/* bytes already read */
+	bool initial;		/* counts as initial_bytes */
+	bool prealloc;		/* the file's final buffer: not freed */
+};
+
+struct mlx5c_vf;
+struct mlx5c_save_file;
+
+/* One firmware save in flight: at most one per saving file. */
+struct mlx5c_save_req {
+	struct mlx5c_vf *mvdev;
+	struct mlx5c_save_file *migf;
+	u16 kind;			/* MLX5C_IMAGE_* */
+	bool full;
+	unsigned long *pages;		/* incremental: pages to save */
+	u64 nr_pages;
+	u64 seq;			/* image number in the session */
+	struct mlx5c_buf *rec;		/* record being filled */
+	int status;
+	int inject;			/* errno the command layer injects */
+	struct delayed_work work;
+};
+
+struct mlx5c_save_file {
+	struct file *filp;
+	struct mlx5c_vf *mvdev;
+	struct mutex lock;		/* everything below */
+	wait_queue_head_t poll_wait;
+	struct list_head bufs;		/* records not yet fully read */
+	struct mlx5c_buf *final_buf;	/* preallocated for the final image */
+	struct mlx5c_save_req req;
+	bool in_flight;			/* req is queued or running */
+	bool final;			/* the final image was requested */
+	bool fallback;			/* a middle save failed: final is full */
+	bool disabled;
+	int error;			/* sticky, negative errno */
+	u64 initial_remaining;		/* unread initial bytes */
+	u64 seq;			/* next image number */
+};
+
+enum mlx5c_parse_state {
+	MLX5C_PARSE_HEADER,
+	MLX5C_PARSE_PAYLOAD,
+	MLX5C_PARSE_SKIP,
+};
+
+struct mlx5c_resume_file {
+	struct file *filp;
+	struct mlx5c_vf *mvdev;
+	struct mutex lock;		/* everything below */
+	bool disabled;
+	int error;			/* sticky, negative errno */
+	enum mlx5c_parse_state state;
+	u8 hdr[MLX5C_HDR_SIZE];
+	size_t hdr_len;
+	u64 rec_size;
+	u32 rec_tag;
+	u64 rec_pos;
+	u8 small[sizeof(struct mlx5c_mig_stop_copy_size)];
+	void *buf;			/* image being received */
+	size_t buf_size;
+	u64 images;			/* images loaded */
+};
+
+/* The emulated firmware's view of the function. */
+struct mlx5c_emu {
+	void __iomem *mem;		/* BAR2, mapped while open */
+	size_t mem_size;
+	unsigned long nr_pages;
+	unsigned long *dirty;		/* pages written since last image */
+	bool tracking;
+	bool suspended_initiator;
+	bool suspended_responder;
+	bool loaded_full;		/* resuming: a full image applied */
+	u32 latency_ms;			/* save completion latency */
+};
 
 struct mlx5c_vf {
 	struct vfio_pci_core_device core_device;
+	struct mutex state_mutex;	/* migration state and files */
+	enum vfio_device_mig_state mig_state;
+	spinlock_t reset_lock;		/* deferred_reset */
+	bool deferred_reset;
+	bool precopy_v2;		/* PRECOPY_INFOv2 opted in */
+	struct mlx5c_save_file *saving_migf;
+	struct mlx5c_resume_file *resuming_migf;
+	struct mlx5c_emu emu;
+	spinlock_t knob_lock;		/* cmd knobs */
+	struct mlx5c_cmd_knobs cmd[MLX5C_CMD_NR];
+	struct dentry *debugfs;
 };
 
 static inline struct mlx5c_vf *to_mlx5c(struct vfio_device *vdev)
 {
 	return container_of(vdev, struct mlx5c_vf, core_device.vdev);
 }
+
+/* main.c */
+void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev);
+void *mlx5c_alloc(size_t size);
+void *mlx5c_zalloc(size_t size);
+void mlx5c_free(void *p);
+
+/* fsm.c */
+extern const struct vfio_migration_ops mlx5c_mig_ops;
+void mlx5c_disable_files(struct mlx5c_vf *mvdev);
+int mlx5c_feature_precopy_v2(struct mlx5c_vf *mvdev, u32 flags, size_t argsz);
+
+/* save.c */
+struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
+					       bool precopy);
+int mlx5c_save_final(struct mlx5c_save_file *migf);
+void mlx5c_save_file_disable(struct mlx5c_save_file *migf);
+u64 mlx5c_save_pending(struct mlx5c_save_file *migf);
+
+/* resume.c */
+struct mlx5c_resume_file *mlx5c_resume_file_create(struct mlx5c_vf *mvdev);
+int mlx5c_resume_file_finish(struct mlx5c_resume_file *migf);
+void mlx5c_resume_file_disable(struct mlx5c_resume_file *migf);
+
+/* cmd.c: every firmware command goes through these */
+int mlx5c_cmd_query_size(struct mlx5c_vf *mvdev, bool full, size_t *size);
+int mlx5c_cmd_suspend(struct mlx5c_vf *mvdev, bool initiator);
+int mlx5c_cmd_resume(struct mlx5c_vf *mvdev, bool initiator);
+int mlx5c_cmd_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req);
+void mlx5c_cmd_save_submit(struct mlx5c_save_req *req);
+void mlx5c_cmd_save_release(struct mlx5c_save_req *req);
+void mlx5c_cmd_save_work(struct work_struct *work);
+int mlx5c_cmd_load(struct mlx5c_vf *mvdev, const void *image, size_t len);
+int mlx5c_cmd_track(struct mlx5c_vf *mvdev, bool on);
+const char *mlx5c_cmd_name(enum mlx5c_cmd_id id);
+
+/* emu.c */
+int mlx5c_emu_init(struct mlx5c_vf *mvdev);
+void mlx5c_emu_uninit(struct mlx5c_vf *mvdev);
+int mlx5c_emu_open(struct mlx5c_vf *mvdev);
+void mlx5c_emu_close(struct mlx5c_vf *mvdev);
+void mlx5c_emu_reset(struct mlx5c_vf *mvdev);
+size_t mlx5c_emu_image_size(struct mlx5c_vf *mvdev, bool full, u64 nr_pages);
+size_t mlx5c_emu_max_image(struct mlx5c_vf *mvdev);
+u64 mlx5c_emu_dirty_pages(struct mlx5c_vf *mvdev);
+bool mlx5c_emu_ctx_dirty(struct mlx5c_vf *mvdev);
+int mlx5c_emu_suspend(struct mlx5c_vf *mvdev, bool initiator);
+int mlx5c_emu_resume(struct mlx5c_vf *mvdev, bool initiator);
+int mlx5c_emu_track(struct mlx5c_vf *mvdev, bool on);
+int mlx5c_emu_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req);
+void mlx5c_emu_save_run(struct mlx5c_save_req *req);
+int mlx5c_emu_load(struct mlx5c_vf *mvdev, const void *image, size_t len);
+int mlx5c_emu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma);
+ssize_t mlx5c_emu_write(struct vfio_device *core_vdev, const char __user *buf,
+			size_t count, loff_t *ppos);
+
+/* save.c: completion of a firmware save, called from the command layer */
+void mlx5c_save_done(struct mlx5c_save_req *req);
+
+/* debugfs.c */
+void mlx5c_debugfs_init(void);
+void mlx5c_debugfs_exit(void);
+void mlx5c_debugfs_add(struct mlx5c_vf *mvdev);
+void mlx5c_debugfs_remove(struct mlx5c_vf *mvdev);
+
+extern unsigned int mlx5c_default_latency_ms;
+extern atomic_t mlx5c_live_allocs;
 
 #endif /* MLX5C_H */

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The saving data file: the record stream read by userspace from
+ * PRE_COPY, PRE_COPY_P2P and STOP_COPY.
+ *
+ * The stream starts with an optional STOP_COPY_SIZE record and the first
+ * image (the initial one with PRE_COPY, the final full one without).
+ * During PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO starts an incremental image
+ * when the reader has drained everything and the firmware has dirty pages;
+ * STOP_COPY queues the final image and the stream ends after it.
+ *
+ * Records are queued in the order their saves complete, and only one save
+ * is in flight at a time, so the stream order is the save order.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+
+#include "mlx5c.h"
+
+static struct mlx5c_buf *mlx5c_buf_alloc(size_t len)
+{
+	struct mlx5c_buf *buf;
+
+	buf = mlx5c_zalloc(sizeof(*buf));
+	if (!buf)
+		return NULL;
+	buf->data = mlx5c_alloc(len);
+	if (!buf->data) {
+		mlx5c_free(buf);
+		return NULL;
+	}
+	buf->len = len;
+	return buf;
+}
+
+static void mlx5c_buf_free(struct mlx5c_buf *buf)
+{
+	if (!buf)
+		return;
+	mlx5c_free(buf->data);
+	mlx5c_free(buf);
+}
+
+/* Free a consumed or dropped record, unless it is the preallocated one. */
+static void mlx5c_buf_put(struct mlx5c_buf *buf)
+{
+	if (buf && !buf->prealloc)
+		mlx5c_buf_free(buf);
+}
+
+static void mlx5c_put_header(void *p, u64 size, u32 flags, u32 tag)
+{
+	struct mlx5c_mig_header *hdr = p;
+
+	hdr->record_size = cpu_to_le64(size);
+	hdr->flags = cpu_to_le32(flags);
+	hdr->tag = cpu_to_le32(tag);
+}
+
+/* Unread bytes queued or being saved; caller holds migf->lock. */
+u64 mlx5c_save_pending(struct mlx5c_save_file *migf)
+{
+	struct mlx5c_buf *buf;
+	u64 n = 0;
+
+	list_for_each_entry(buf, &migf->bufs, node)
+		n += buf->len - buf->pos;
+	if (migf->in_flight)
+		n += migf->req.rec->len;
+	return n;
+}
+
+/*
+ * Start one firmware save.  Caller holds migf->lock and no save is in
+ * flight.  @initial makes the image count as initial data (REINIT).
+ */
+static int mlx5c_save_start(struct mlx5c_save_file *migf, u16 kind,
+			    bool full, bool initial)
+{
+	struct mlx5c_save_req *req = &migf->req;
+	struct mlx5c_buf *rec;
+	size_t len;
+	int ret;
+
+	req->kind = kind;
+	req->full = full;
+	req->seq = migf->seq;
+	ret = mlx5c_cmd_save_prepare(migf->mvdev, req);
+	if (ret)
+		return ret;
+
+	len = MLX5C_HDR_SIZE +
+	      mlx5c_emu_image_size(migf->mvdev, req->full, req->nr_pages);
+	if (kind == MLX5C_IMAGE_FINAL) {
+		rec = migf->final_buf;
+		rec->len = len;
+		rec->pos = 0;
+	} else {
+		rec = mlx5c_buf_alloc(len);
+		if (!rec) {
+			mlx5c_cmd_save_release(req);
+			return -ENOMEM;
+		}
+	}
+	mlx5c_put_header(rec->data, len - MLX5C_HDR_SIZE,
+			 MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA);
+	rec->initial = initial;
+	if (initial)
+		migf->initial_remaining += len;
+	req->rec = rec;
+	migf->in_flight = true;
+	migf->seq++;
+	get_file(migf->filp);
+	mlx5c_cmd_save_submit(req);
+	return 0;
+}
+
+/* The completion of a save, from the command layer's work item. */
+void mlx5c_save_done(struct mlx5c_save_req *req)
+{
+	struct mlx5c_save_file *migf = req->migf;
+	struct mlx5c_buf *rec = req->rec;
+
+	mutex_lock(&migf->lock);
+	mlx5c_cmd_save_release(req);
+	if (!migf->disabled && !req->status) {
+		list_add_tail(&rec->node, &migf->bufs);
+	} else {
+		if (rec->initial)
+			migf->initial_remaining -= rec->len;
+		mlx5c_buf_put(rec);
+		/*
+		 * A failed incremental save loses the pages it took: fall
+		 * back to a full final image, which the target loads on top
+		 * of what it has.  Any other failure ends the stream.
+		 */
+		if (req->status && req->kind == MLX5C_IMAGE_MIDDLE)
+			migf->fallback = true;
+		else if (req->status)
+			migf->error = req->status;
+	}
+	req->rec = NULL;
+	migf->in_flight = false;
+	wake_up_interruptible(&migf->poll_wait);
+	mutex_unlock(&migf->lock);
+	fput(migf->filp);
+}
+
+static bool mlx5c_save_wait_done(struct mlx5c_save_file *migf)
+{
+	return !READ_ONCE(migf->in_flight) || READ_ONCE(migf->disabled);
+}
+
+/* Copy from the head record; caller holds migf->lock. */
+static ssize_t mlx5c_save_copy(struct mlx5c_save_file *migf,
+			       struct mlx5c_buf *buf, char __user *ubuf,
+			       size_t len)
+{
+	size_t n = min(len, buf->len - buf->pos);
+
+	if (copy_to_user(ubuf, (u8 *)buf->data + buf->pos, n))
+		return -EFAULT;
+	buf->pos += n;
+	if (buf->initial)
+		migf->initial_remaining -= n;
+	if (buf->pos == buf->len) {
+		list_del(&buf->node);
+		mlx5c_buf_put(buf);
+	}
+	return n;
+}
+
+static ssize_t mlx5c_save_read(struct file *filp, char __user *ubuf,
+			       size_t len, loff_t *pos)
+{
+	struct mlx5c_save_file *migf = filp->private_data;
+	struct mlx5c_buf *buf;
+	ssize_t done = 0, ret = 0, n;
+
+	if (pos)
+		return -ESPIPE;
+
+	mutex_lock(&migf->lock);
+	while (len) {
+		if (migf->disabled) {
+			ret = -ENODEV;
+			break;
+		}
+		if (migf->error) {
+			ret = migf->error;
+			break;
+		}
+		buf = list_first_entry_or_null(&migf->bufs, struct mlx5c_buf,
+					       node);
+		if (buf) {
+			n = mlx5c_save_copy(migf, buf, ubuf + done, len);
+			if (n < 0) {
+				ret = n;
+				break;
+			}
+			done += n;
+			len -= n;
+			continue;
+		}
+		if (done)
+			break;
+		if (migf->in_flight) {
+			if (filp->f_flags & O_NONBLOCK) {
+				ret = -EAGAIN;
+				break;
+			}
+			mutex_unlock(&migf->lock);
+			ret = wait_event_interruptible(migf->poll_wait,
+						       mlx5c_save_wait_done(migf));
+			mutex_lock(&migf->lock);
+			if (ret)
+				break;
+			continue;
+		}
+		/* Drained: the end for now in PRE_COPY, for good after it. */
+		if (!migf->final)
+			ret = -ENOMSG;
+		break;
+	}
+	mutex_unlock(&migf->lock);
+	return done ? done : ret;
+}
+
+static __poll_t mlx5c_save_poll(struct file *filp,
+				struct poll_table_struct *wait)
+{
+	struct mlx5c_save_file *migf = filp->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->poll_wait, wait);
+	mutex_lock(&migf->lock);
+	if (migf->disabled || migf->error)
+		mask = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	else if (!list_empty(&migf->bufs) || (!migf->in_flight && migf->final))
+		mask = EPOLLIN | EPOLLRDNORM;
+	mutex_unlock(&migf->lock);
+	return mask;
+}
+
+/*
+ * Fill @info; caller holds the state mutex (the device is in PRE_COPY or
+ * PRE_COPY_P2P) and migf->lock.  Starts an incremental image when the
+ * reader has drained everything and the firmware has dirty pages.
+ */
+static int mlx5c_precopy_fill(struct mlx5c_save_file *migf,
+			      struct vfio_precopy_info *info)
+{
+	struct mlx5c_vf *mvdev = migf->mvdev;
+	bool reinit;
+	size_t size;
+	u64 pending;
+	int ret;
+
+	info->flags = 0;
+	info->initial_bytes = 0;
+	info->dirty_bytes = 0;
+	if (migf->initial_remaining) {
+		info->initial_bytes = migf->initial_remaining;
+		return 0;
+	}
+	pending = mlx5c_save_pending(migf);
+	if (pending || migf->fallback) {
+		info->dirty_bytes = pending;
+		return 0;
+	}
+
+	ret = mlx5c_cmd_query_size(mvdev, false, &size);
+	if (ret)
+		return ret;
+	if (!size)
+		return 0;
+	/* New critical data: with the opt-in it is initial data again. */
+	reinit = mvdev->precopy_v2 && mlx5c_emu_ctx_dirty(mvdev);
+	ret = mlx5c_save_start(migf, MLX5C_IMAGE_MIDDLE, false, reinit);
+	if (ret) {
+		/* Nothing was queued: fall back to a full final image. */
+		migf->fallback = true;
+		return 0;
+	}
+	if (reinit) {
+		info->flags = VFIO_PRECOPY_INFO_REINIT;
+		info->initial_bytes = migf->initial_remaining;
+	} else {
+		info->dirty_bytes = migf->req.rec->len;
+	}
+	return 0;
+}
+
+static long mlx5c_precopy_ioctl(struct file *filp, unsigned int cmd,
+				unsigned long arg)
+{
+	struct mlx5c_save_file *migf = filp->private_data;
+	struct mlx5c_vf *mvdev = migf->mvdev;
+	struct vfio_precopy_info info;
+	unsigned long minsz;
+	int ret;
+
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mutex_lock(&mvdev->state_mutex);
+	if (mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
+	    mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
+		ret = -EINVAL;
+		goto out;
+	}
+	mutex_lock(&migf->lock);
+	if (migf->disabled || migf != mvdev->saving_migf)
+		ret = -ENODEV;
+	else if (migf->error)
+		ret = migf->error;
+	else
+		ret = mlx5c_precopy_fill(migf, &info);
+	mutex_unlock(&migf->lock);
+out:
+	mlx5c_state_mutex_unlock(mvdev);
+	if (ret)
+		return ret;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static int mlx5c_save_release(struct inode *inode, struct file *filp)
+{
+	struct mlx5c_save_file *migf = filp->private_data;
+
+	mlx5c_save_file_disable(migf);
+	mlx5c_buf_free(migf->final_buf);
+	mutex_destroy(&migf->lock);
+	mlx5c_free(migf);
+	return 0;
+}
+
+static const struct file_operations mlx5c_save_fops = {
+	.owner = THIS_MODULE,
+	.read = mlx5c_save_read,
+	.poll = mlx5c_save_poll,
+	.unlocked_ioctl = mlx5c_precopy_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = mlx5c_save_release,
+};
+
+static int mlx5c_save_queue_size(struct mlx5c_save_file *migf, size_t size,
+				 bool initial)
+{
+	struct mlx5c_mig_stop_copy_size *payload;
+	struct mlx5c_buf *buf;
+
+	buf = mlx5c_buf_alloc(MLX5C_HDR_SIZE + sizeof(*payload));
+	if (!buf)
+		return -ENOMEM;
+	mlx5c_put_header(buf->data, sizeof(*payload), MLX5C_MIG_F_OPTIONAL,
+			 MLX5C_MIG_TAG_STOP_COPY_SIZE);
+	payload = buf->data + MLX5C_HDR_SIZE;
+	payload->size = cpu_to_le64(size);
+	buf->initial = initial;
+	if (initial)
+		migf->initial_remaining += buf->len;
+	list_add_tail(&buf->node, &migf->bufs);
+	return 0;
+}
+
+/* Fill a new file: the STOP_COPY_SIZE record and the first image. */
+static int mlx5c_save_file_start(struct mlx5c_save_file *migf, bool precopy)
+{
+	struct mlx5c_vf *mvdev = migf->mvdev;
+	size_t full;
+	int ret;
+
+	ret = mlx5c_cmd_query_size(mvdev, true, &full);
+	if (ret)
+		return ret;
+	/* Allocated now so that the stop-copy phase allocates nothing. */
+	migf->final_buf = mlx5c_buf_alloc(MLX5C_HDR_SIZE + full);
+	if (!migf->final_buf)
+		return -ENOMEM;
+	migf->final_buf->prealloc = true;
+	ret = mlx5c_save_queue_size(migf, full, precopy);
+	if (ret)
+		return ret;
+
+	mutex_lock(&migf->lock);
+	if (precopy) {
+		mlx5c_cmd_track(mvdev, true);
+		ret = mlx5c_save_start(migf, MLX5C_IMAGE_INITIAL, true, true);
+		if (ret)
+			mlx5c_cmd_track(mvdev, false);
+	} else {
+		migf->final = true;
+		ret = mlx5c_save_start(migf, MLX5C_IMAGE_FINAL, true, false);
+	}
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
+					       bool precopy)
+{
+	struct mlx5c_save_file *migf;
+	struct file *filp;
+	int ret;
+
+	migf = mlx5c_zalloc(sizeof(*migf));
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&migf->lock);
+	init_waitqueue_head(&migf->poll_wait);
+	INIT_LIST_HEAD(&migf->bufs);
+	migf->mvdev = mvdev;
+	migf->req.mvdev = mvdev;
+	migf->req.migf = migf;
+	INIT_DELAYED_WORK(&migf->req.work, mlx5c_cmd_save_work);
+
+	filp = anon_inode_getfile("mlx5c_mig", &mlx5c_save_fops, migf,
+				  O_RDONLY);
+	if (IS_ERR(filp)) {
+		mutex_destroy(&migf->lock);
+		mlx5c_free(migf);
+		return ERR_CAST(filp);
+	}
+	migf->filp = filp;
+	stream_open(filp->f_inode, filp);
+
+	ret = mlx5c_save_file_start(migf, precopy);
+	if (ret) {
+		fput(filp);	/* release frees everything */
+		return ERR_PTR(ret);
+	}
+	return migf;
+}
+
+/*
+ * STOP_COPY: queue the final image, incremental unless a save failed
+ * before.  The device is stopped; any save in flight completes first so
+ * that the final image comes last on the stream.
+ */
+int mlx5c_save_final(struct mlx5c_save_file *migf)
+{
+	struct mlx5c_vf *mvdev = migf->mvdev;
+	int ret;
+
+	flush_delayed_work(&migf->req.work);
+	mutex_lock(&migf->lock);
+	if (migf->disabled) {
+		ret = -ENODEV;
+	} else if (migf->error) {
+		ret = migf->error;
+	} else {
+		ret = mlx5c_save_start(migf, MLX5C_IMAGE_FINAL, migf->fallback,
+				       false);
+		if (!ret)
+			migf->final = true;
+	}
+	mutex_unlock(&migf->lock);
+	mlx5c_cmd_track(mvdev, false);
+	return ret;
+}
+
+/*
+ * End the session: cancel the save in flight, drop every record, and make
+ * every later read, poll and ioctl see the end.
+ */
+void mlx5c_save_file_disable(struct mlx5c_save_file *migf)
+{
+	struct mlx5c_buf *buf, *tmp;
+
+	mutex_lock(&migf->lock);
+	migf->disabled = true;
+	mutex_unlock(&migf->lock);
+
+	if (cancel_delayed_work_sync(&migf->req.work)) {
+		/* It never ran: drop what it held. */
+		mutex_lock(&migf->lock);
+		mlx5c_cmd_save_release(&migf->req);
+		if (migf->req.rec->initial)
+			migf->initial_remaining -= migf->req.rec->len;
+		mlx5c_buf_put(migf->req.rec);
+		migf->req.rec = NULL;
+		migf->in_flight = false;
+		mutex_unlock(&migf->lock);
+		fput(migf->filp);
+	}
+
+	mutex_lock(&migf->lock);
+	list_for_each_entry_safe(buf, tmp, &migf->bufs, node) {
+		list_del(&buf->node);
+		mlx5c_buf_put(buf);
+	}
+	migf->initial_remaining = 0;
+	wake_up_interruptible(&migf->poll_wait);
+	mutex_unlock(&migf->lock);
+}
