@@ -130,7 +130,10 @@ static struct file *mlx5c_set_state(struct vfio_device *vdev,
 	int ret;
 
 	mutex_lock(&mvdev->state_mutex);
-	while (new_state != mvdev->mig_state) {
+	/* Nothing leaves ERROR but a reset (the core has no arc from it). */
+	if (mvdev->mig_state == S(ERROR))
+		res = ERR_PTR(-EINVAL);
+	while (!IS_ERR(res) && new_state != mvdev->mig_state) {
 		ret = vfio_mig_get_next_state(vdev, mvdev->mig_state,
 					      new_state, &next);
 		if (ret) {

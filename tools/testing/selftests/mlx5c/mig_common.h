@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by the migration selftests: a fixture of two bound functions
+ * (source and destination) with BAR2 mapped, and stream helpers.
+ */
+#ifndef MIG_COMMON_H
+#define MIG_COMMON_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/mlx5c_vfio.h>
+
+#include "mlx5c_util.h"
+
+#define ST(x) VFIO_DEVICE_STATE_##x
+#define HDR_SIZE sizeof(struct mlx5c_mig_header)
+#define IMG_HDR_SIZE sizeof(struct mlx5c_image_header)
+
+struct stream {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+static inline void stream_free(struct stream *s)
+{
+	free(s->data);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Append everything readable from @fd until end of stream (0) or, in
+ * PRE_COPY, until ENOMSG.  Returns 0, or -errno of the read that failed.
+ */
+static inline int stream_read(struct stream *s, int fd)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (s->cap - s->len < (1 << 20)) {
+			s->cap = s->cap ? s->cap * 2 : (8 << 20);
+			s->data = realloc(s->data, s->cap);
+			if (!s->data)
+				return -ENOMEM;
+		}
+		n = read(fd, s->data + s->len, 1 << 20);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return errno == ENOMSG ? 0 : -errno;
+		s->len += n;
+	}
+}
+
+/* Read until ENOMSG; returns bytes read or -errno. */
+static inline ssize_t stream_drain(struct stream *s, int fd)
+{
+	size_t before = s->len;
+	int ret = stream_read(s, fd);
+
+	return ret ? ret : (ssize_t)(s->len - before);
+}
+
+/* The record at @off: header pointer, or NULL past the end. */
+static inline struct mlx5c_mig_header *stream_rec(struct stream *s, size_t off)
+{
+	return off + HDR_SIZE <= s->len ? (void *)(s->data + off) : NULL;
+}
+
+/* Count FW_DATA records; the last image header in *last (may be NULL). */
+static inline int stream_images(struct stream *s,
+				struct mlx5c_image_header **last)
+{
+	struct mlx5c_mig_header *h;
+	size_t off = 0;
+	int n = 0;
+
+	while ((h = stream_rec(s, off))) {
+		if (h->tag == MLX5C_MIG_TAG_FW_DATA) {
+			n++;
+			if (last)
+				*last = (void *)(s->data + off + HDR_SIZE);
+		}
+		off += HDR_SIZE + h->record_size;
+	}
+	return n;
+}
+
+struct pair {
+	char bdf[MLX5C_MAX_FUNCS][BDF_LEN];
+	int nr;
+	struct vdev src, dst;
+};
+
+static inline int pair_open(struct pair *p)
+{
+	int ret;
+
+	p->nr = find_functions(p->bdf, MLX5C_MAX_FUNCS);
+	if (p->nr < 2)
+		return -ENODEV;
+	ret = bind_mlx5c(p->bdf[0]) ?: bind_mlx5c(p->bdf[1]);
+	if (ret)
+		return ret;
+	ret = vdev_open(&p->src, p->bdf[0]);
+	if (ret)
+		return ret;
+	ret = vdev_open(&p->dst, p->bdf[1]);
+	if (ret)
+		return ret;
+	return vdev_map_bar2(&p->src) ?: vdev_map_bar2(&p->dst);
+}
+
+static inline void pair_close(struct pair *p)
+{
+	static const char * const cmds[] = {
+		"query_size", "suspend_initiator", "suspend_responder",
+		"resume_initiator", "resume_responder", "save_initial",
+		"save_middle", "save_final", "load",
+	};
+	char knob[64];
+
+	for (int f = 0; f < 2; f++) {
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+			snprintf(knob, sizeof(knob), "%s/fail_count", cmds[i]);
+			knob_write(p->bdf[f], knob, "0");
+		}
+		knob_write(p->bdf[f], "latency_ms", "1");
+	}
+	vdev_close(&p->src);
+	vdev_close(&p->dst);
+}
+
+/* Write @s to @fd in pieces of @split bytes (0: all at once). */
+static inline int stream_write(int fd, const uint8_t *data, size_t len,
+			       size_t split)
+{
+	size_t off = 0, n;
+	ssize_t w;
+
+	while (off < len) {
+		n = split ? split : len - off;
+		if (n > len - off)
+			n = len - off;
+		w = write(fd, data + off, n);
+		if (w < 0)
+			return -errno;
+		off += w;
+	}
+	return 0;
+}
+
+/* Load @s into @d: RESUMING, write, STOP, RUNNING. */
+static inline int load_stream(struct vdev *d, const uint8_t *data, size_t len,
+			      size_t split)
+{
+	int fd, ret;
+
+	ret = mig_set_state(d, ST(RESUMING), &fd);
+	if (ret)
+		return ret;
+	ret = stream_write(fd, data, len, split);
+	if (!ret)
+		ret = mig_set_state(d, ST(STOP), NULL);
+	close(fd);
+	if (!ret)
+		ret = mig_set_state(d, ST(RUNNING), NULL);
+	return ret;
+}
+
+#endif
