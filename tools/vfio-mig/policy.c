@@ -8,6 +8,7 @@
  * within the downtime limit at the measured bandwidth.  The round and
  * time limits switch regardless, as a safety valve.
  */
+#include <math.h>
 #include <string.h>
 
 #include <linux/vfio.h>
@@ -33,6 +34,7 @@ uint64_t policy_bandwidth(const struct policy *p)
 static bool policy_converged(struct policy *p)
 {
 	uint64_t bw = policy_bandwidth(p);
+	double est;
 
 	if (!p->initial_drained)
 		return false;
@@ -42,8 +44,9 @@ static bool policy_converged(struct policy *p)
 	}
 	if (!bw)
 		return false;
-	p->estimate_ms = (uint64_t)((double)p->remaining * 1000.0 / bw);
-	return p->estimate_ms <= p->cfg.downtime_ms;
+	est = (double)p->remaining * 1000.0 / bw;
+	p->estimate_ms = (uint64_t)ceil(est);
+	return est <= (double)p->cfg.downtime_ms;
 }
 
 enum policy_reason policy_feed(struct policy *p,

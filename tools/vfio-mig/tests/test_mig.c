@@ -1,6 +1,252 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Whole migrations between two fake devices over loopback (mig_migrate). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../mig.h"
+#include "../util.h"
+#include "fake_dev.h"
 #include "tap.h"
+
+#define ALL_FLAGS	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | \
+			 VFIO_MIGRATION_PRE_COPY)
+#define S(x)		VFIO_DEVICE_STATE_##x
+
+struct pair {
+	struct fake_dev src, dst;
+	struct mig_opts o;
+	struct mig_report sr, dr;
+	int ret;
+};
+
+static void pair_init(struct pair *p, uint64_t flags)
+{
+	memset(p, 0, sizeof(*p));
+	fake_init(&p->src, "fake-src", flags, 77);
+	fake_init(&p->dst, "fake-dst", flags, 77);
+	p->src.initial_size = 3 * MIB + 5;
+	p->src.dirty_per_round = 64 * KIB;
+	p->src.final_size = 2 * MIB + 3;
+	p->src.v2_supported = true;
+	mig_opts_default(&p->o);
+	p->o.chunk = 256 * KIB;
+	p->o.window = 1 * MIB;
+	p->o.timeout_ms = 5000;
+	p->o.poll_us = 1000;
+	p->o.progress = false;
+}
+
+static void pair_run(struct pair *p)
+{
+	p->ret = mig_migrate(&p->src.vd, &p->dst.vd, &p->o, &p->sr, &p->dr);
+	if (p->ret)
+		tap_diag("migrate: %d, source \"%s\", destination \"%s\"",
+			 p->ret, p->sr.error, p->dr.error);
+}
+
+static void pair_free(struct pair *p)
+{
+	fake_destroy(&p->src);
+	fake_destroy(&p->dst);
+}
+
+static bool dst_loaded(struct pair *p)
+{
+	return p->dst.received == p->src.pos && !p->dst.mismatch &&
+	       p->dst.state == S(RUNNING);
+}
+
+static void test_precopy_p2p(void)
+{
+	static const uint32_t src_trace[] = {
+		S(PRE_COPY), S(PRE_COPY_P2P), S(STOP_COPY), S(STOP),
+	};
+	static const uint32_t dst_trace[] = {
+		S(STOP), S(RESUMING), S(STOP), S(RUNNING),
+	};
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.o.channels = 4;
+	p.o.crc = true;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && p.dst.received > 5 * MIB,
+	   "migrate: PRE_COPY with P2P, 4 channels, %llu bytes loaded byte-exact",
+	   (unsigned long long)p.dst.received);
+	ok(fake_trace_is(&p.src, src_trace, 4) &&
+	   fake_trace_is(&p.dst, dst_trace, 4),
+	   "migrate: source RUNNING->PRE_COPY->PRE_COPY_P2P->STOP_COPY->STOP, destination STOP->RESUMING->STOP->RUNNING");
+	ok(p.sr.precopy && p.sr.v2 && p.sr.rounds >= 1 &&
+	   !strcmp(p.sr.decision, "converged") && p.sr.precopy_bytes >= 3 * MIB &&
+	   p.sr.stopcopy_bytes >= 2 * MIB &&
+	   p.dr.rx.stopcopy_bytes == p.sr.stopcopy_bytes &&
+	   p.sr.downtime_ms > 0 && p.sr.final_state == S(STOP),
+	   "migrate: report has phases, rounds (%u), decision (%s), downtime (%.2f ms)",
+	   p.sr.rounds, p.sr.decision, p.sr.downtime_ms);
+	pair_free(&p);
+}
+
+static void test_no_precopy(void)
+{
+	static const uint32_t src_trace[] = {
+		S(RUNNING_P2P), S(STOP), S(STOP_COPY), S(STOP),
+	};
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.o.no_precopy = true;
+	p.o.channels = 2;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && fake_trace_is(&p.src, src_trace, 4) &&
+	   p.sr.precopy_bytes == 0 && !strcmp(p.sr.decision, "no-precopy"),
+	   "migrate --no-precopy: RUNNING->RUNNING_P2P->STOP->STOP_COPY, byte-exact");
+	pair_free(&p);
+}
+
+static void test_no_p2p_device(void)
+{
+	static const uint32_t src_trace[] = {
+		S(STOP), S(STOP_COPY), S(STOP),
+	};
+	struct pair p;
+
+	pair_init(&p, VFIO_MIGRATION_STOP_COPY);
+	p.o.channels = 1;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && fake_trace_is(&p.src, src_trace, 3) &&
+	   !p.sr.precopy,
+	   "migrate: STOP_COPY-only device goes RUNNING->STOP->STOP_COPY");
+	pair_free(&p);
+}
+
+static void test_reinit(void)
+{
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.src.reinit_at = 1;
+	p.src.reinit_size = 1 * MIB;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && p.sr.reinits == 1 && p.sr.rounds >= 2 &&
+	   p.sr.precopy_bytes >= 4 * MIB,
+	   "migrate: REINIT after opting into PRECOPY_INFOv2 is waited out (%u rounds)",
+	   p.sr.rounds);
+	pair_free(&p);
+}
+
+static void test_max_rounds(void)
+{
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.o.downtime_ms = 0;
+	p.o.max_rounds = 3;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && p.sr.rounds == 3 &&
+	   !strcmp(p.sr.decision, "max-rounds"),
+	   "migrate: never converging device switches after --max-rounds 3");
+	pair_free(&p);
+}
+
+static void test_dirty(void)
+{
+	struct pair p;
+	uint8_t zero[4096] = { 0 };
+
+	pair_init(&p, ALL_FLAGS);
+	p.o.dirty_rate = 4 * MIB;
+	p.o.max_precopy_ms = 100;
+	p.o.downtime_ms = 0;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && p.sr.dirty_written > 0 &&
+	   !memcmp(p.src.region, zero, sizeof(zero)) &&
+	   fake_region_sum(&p.src) != fake_region_sum(&p.dst),
+	   "migrate --dirty: BAR written (%llu bytes), first 4 KiB untouched",
+	   (unsigned long long)p.sr.dirty_written);
+	ok(p.src.region_summed &&
+	   p.src.region_sum_at_switch == fake_region_sum(&p.src) &&
+	   !strcmp(p.sr.decision, "max-precopy-time"),
+	   "migrate --dirty: no writes after the device left PRE_COPY");
+	pair_free(&p);
+}
+
+static void test_dst_write_error(void)
+{
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.dst.fail_write_after = 1 * MIB;
+	pair_run(&p);
+	ok(p.ret != 0 && p.sr.exit_code == VMIG_EXIT_FAILED &&
+	   strstr(p.sr.error, "destination failed") &&
+	   p.src.state == S(RUNNING) && p.sr.final_state == S(RUNNING),
+	   "fault: destination write error returns the source to RUNNING (\"%s\")",
+	   p.sr.error);
+	ok(p.dr.exit_code == VMIG_EXIT_DEVICE && p.dst.resets == 1 &&
+	   p.dst.state != S(RESUMING),
+	   "fault: destination device is reset, not left half-loaded (\"%s\")",
+	   p.dr.error);
+	pair_free(&p);
+}
+
+static void test_src_stopcopy_fails(void)
+{
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.src.fail_state_on = true;
+	p.src.fail_state = S(STOP_COPY);
+	pair_run(&p);
+	ok(p.ret == VMIG_EXIT_DEVICE && p.src.state == S(RUNNING) &&
+	   strstr(p.sr.error, "pre_copy_p2p -> stop_copy failed"),
+	   "fault: failed STOP_COPY request brings the source back to RUNNING (\"%s\")",
+	   p.sr.error);
+	ok(p.dr.exit_code != 0 && p.dst.resets == 1 &&
+	   strstr(p.dr.error, "source aborted"),
+	   "fault: destination learns the source aborted and resets (\"%s\")",
+	   p.dr.error);
+	pair_free(&p);
+}
+
+static void test_incomplete_stream(void)
+{
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.dst.expect_size = 1ULL << 40;	/* the device wants more */
+	pair_run(&p);
+	ok(p.ret != 0 && p.dst.resets == 1 && p.dst.state == S(RUNNING) &&
+	   strstr(p.dr.error, "resuming -> stop failed") &&
+	   p.src.state == S(RUNNING),
+	   "fault: destination refusing RESUMING->STOP resets it, source back to RUNNING (\"%s\")",
+	   p.sr.error);
+	pair_free(&p);
+}
+
+static void test_src_not_running(void)
+{
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.src.state = S(STOP);
+	pair_run(&p);
+	ok(p.ret == VMIG_EXIT_DEVICE && strstr(p.sr.error, "must be RUNNING") &&
+	   p.src.ntrace == 0 && p.dst.resets == 1,
+	   "migrate: source not RUNNING is refused untouched, destination released");
+	pair_free(&p);
+}
 
 void test_mig(void)
 {
+	test_precopy_p2p();
+	test_no_precopy();
+	test_no_p2p_device();
+	test_reinit();
+	test_max_rounds();
+	test_dirty();
+	test_dst_write_error();
+	test_src_stopcopy_fails();
+	test_incomplete_stream();
+	test_src_not_running();
 }
