@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PRE_COPY through mlx5c-vfio-pci: a byte-exact migration while a writer
+ * keeps dirtying BAR2, the precopy info accounting, ENOMSG, EAGAIN and
+ * poll, fallback after a failed incremental save, abort, REINIT with and
+ * without the PRECOPY_INFOv2 opt-in, and -EINVAL outside PRE_COPY.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "mig_common.h"
+
+#define PAGE 4096
+
+FIXTURE(pre) {
+	struct pair p;
+};
+
+FIXTURE_SETUP(pre)
+{
+	int ret = pair_open(&self->p);
+
+	if (ret == -ENODEV && self->p.nr < 2)
+		SKIP(return, "needs two ivshmem-plain functions");
+	ASSERT_EQ(0, ret);
+	fill_pattern(self->p.src.bar2, self->p.src.bar2_size, getpid());
+	memset(self->p.dst.bar2, 0, self->p.dst.bar2_size);
+}
+
+FIXTURE_TEARDOWN(pre)
+{
+	pair_close(&self->p);
+}
+
+struct writer {
+	uint8_t *mem;
+	size_t size;
+	atomic_bool stop;
+	unsigned long writes;
+};
+
+/* Keeps writing random pages (not the context page) until told to stop. */
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t x = 88172645463325252ull;
+	size_t pages = w->size / PAGE;
+
+	while (!atomic_load(&w->stop)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t pg = 1 + x % (pages - 1);
+
+		memcpy(w->mem + pg * PAGE + (x >> 52) % (PAGE - 8), &x, 8);
+		w->writes++;
+	}
+	return NULL;
+}
+
+/* Dirty @n distinct pages, from page @first on, with a new value. */
+static void dirty_pages(uint8_t *mem, size_t first, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		mem[(first + i) * PAGE + 17] = v + i;
+}
+
+TEST_F(pre, migrate_while_dirtying)
+{
+	struct writer w = { .mem = self->p.src.bar2, .size = self->p.src.bar2_size };
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	pthread_t thread;
+	int src_fd, dst_fd, rounds = 0;
+	size_t written = 0;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &src_fd));
+	ASSERT_EQ(0, mig_set_state(&self->p.dst, ST(RESUMING), &dst_fd));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, writer_fn, &w));
+	/* Move everything PRE_COPY offers, a few rounds, while dirtying. */
+	for (rounds = 0; rounds < 6; rounds++) {
+		ASSERT_LE(0, stream_drain(&s, src_fd));
+		ASSERT_EQ(0, precopy_info(src_fd, &info));
+		ASSERT_EQ(0, stream_write(dst_fd, s.data + written,
+					  s.len - written, 0));
+		written = s.len;
+		usleep(20000);
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(thread, NULL);
+	TH_LOG("%lu writes, %zu precopy bytes", w.writes, s.len);
+	ASSERT_GT(w.writes, 0);
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), NULL));
+	ASSERT_EQ(0, stream_read(&s, src_fd));
+	ASSERT_EQ(0, stream_write(dst_fd, s.data + written, s.len - written, 0));
+	ASSERT_EQ(0, mig_set_state(&self->p.dst, ST(RUNNING), NULL));
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP), NULL));
+	ASSERT_GE(stream_images(&s, NULL), 2);
+	ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->p.src.bar2,
+			    self->p.src.bar2_size));
+	close(src_fd);
+	close(dst_fd);
+	stream_free(&s);
+}
+
+TEST_F(pre, accounting)
+{
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	uint64_t initial, prev;
+	char buf[1 << 16];
+	ssize_t n;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	initial = prev = info.initial_bytes;
+	ASSERT_GT(initial, self->p.src.bar2_size);
+	ASSERT_EQ(0, info.dirty_bytes);
+	/* initial_bytes only falls as the stream is read, dirty stays 0. */
+	for (int i = 0; i < 50; i++) {
+		n = read(fd, buf, sizeof(buf));
+		ASSERT_GT(n, 0);
+		ASSERT_EQ(0, precopy_info(fd, &info));
+		ASSERT_EQ(prev - n, info.initial_bytes);
+		ASSERT_EQ(0, info.dirty_bytes);
+		prev = info.initial_bytes;
+	}
+	ASSERT_EQ(prev, stream_drain(&s, fd));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_EQ(0, info.dirty_bytes);
+
+	/* 10 pages dirty: the info starts an image of exactly that. */
+	dirty_pages(self->p.src.bar2, 100, 10, 1);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_EQ(HDR_SIZE + IMG_HDR_SIZE + 10 * 4 + 10 * PAGE,
+		  info.dirty_bytes);
+	ASSERT_EQ(info.dirty_bytes, stream_drain(&s, fd));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENOMSG, errno);
+	close(fd);
+	stream_free(&s);
+}
+
+TEST_F(pre, enomsg_eagain_poll)
+{
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	struct pollfd pfd;
+	char buf[64];
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LE(0, stream_drain(&s, fd));
+	/* Drained, nothing in flight: ENOMSG, and nothing to poll. */
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENOMSG, errno);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(0, poll(&pfd, 1, 0));
+
+	ASSERT_EQ(0, knob_write(self->p.src.bdf, "latency_ms", "400"));
+	dirty_pages(self->p.src.bar2, 5, 3, 2);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_GT(info.dirty_bytes, 0);
+	/* A save is in flight: EAGAIN, never ENOMSG. */
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_TRUE(pfd.revents & POLLIN);
+	/* A blocking read waits for the next one. */
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, 0));
+	dirty_pages(self->p.src.bar2, 50, 1, 3);
+	s.len = 0;
+	ASSERT_EQ(info.dirty_bytes, stream_drain(&s, fd));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_GT(info.dirty_bytes, 0);
+	ASSERT_EQ(sizeof(buf), read(fd, buf, sizeof(buf)));
+	close(fd);
+	stream_free(&s);
+}
+
+TEST_F(pre, fallback_to_full_final)
+{
+	struct mlx5c_image_header *last = NULL;
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LE(0, stream_drain(&s, fd));
+	ASSERT_EQ(0, knob_write(self->p.src.bdf, "save_middle/fail_count", "1"));
+	dirty_pages(self->p.src.bar2, 10, 4, 4);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_GT(info.dirty_bytes, 0);
+	/* The failed save leaves nothing to read and nothing more to come. */
+	ASSERT_LE(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 30, 4, 5);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_EQ(0, info.dirty_bytes);
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), NULL));
+	ASSERT_EQ(0, stream_read(&s, fd));
+	ASSERT_EQ(2, stream_images(&s, &last));
+	ASSERT_EQ(MLX5C_IMAGE_FINAL, last->kind);
+	ASSERT_EQ(MLX5C_IMAGE_F_FULL, last->flags);
+	ASSERT_EQ(0, load_stream(&self->p.dst, s.data, s.len, 0));
+	ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->p.src.bar2,
+			    self->p.src.bar2_size));
+	close(fd);
+	stream_free(&s);
+}
+
+TEST_F(pre, abort_keeps_state)
+{
+	struct vfio_precopy_info info;
+	uint8_t *copy = malloc(self->p.src.bar2_size);
+	struct stream s = { 0 };
+	uint32_t got;
+	char buf[64];
+	int fd;
+
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LE(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 7, 3, 6);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	memcpy(copy, self->p.src.bar2, self->p.src.bar2_size);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+	ASSERT_EQ(0, mig_get_state(&self->p.src, &got));
+	ASSERT_EQ(ST(RUNNING), got);
+	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(ENODEV, errno);
+	ASSERT_EQ(-1, precopy_info(fd, &info) ? -1 : 0);
+	ASSERT_EQ(0, memcmp(copy, self->p.src.bar2, self->p.src.bar2_size));
+	close(fd);
+	free(copy);
+	stream_free(&s);
+}
+
+TEST_F(pre, reinit_needs_opt_in)
+{
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	int fd;
+
+	/* Without the opt-in: a context change is dirty data, flags 0. */
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LE(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 0, 1, 7);
+	memset(&info, 0, sizeof(info));
+	info.argsz = sizeof(info);
+	info.flags = 0xffff;
+	ASSERT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	ASSERT_EQ(0, info.flags);
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_GT(info.dirty_bytes, 0);
+	close(fd);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+
+	/* With it: REINIT, new initial bytes, no dirty bytes. */
+	ASSERT_EQ(0, mig_precopy_v2(&self->p.src));
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	s.len = 0;
+	ASSERT_LE(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 2, 1, 8);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, info.flags);	/* not the context: plain dirty */
+	ASSERT_GT(info.dirty_bytes, 0);
+	ASSERT_LE(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 0, 1, 9);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(VFIO_PRECOPY_INFO_REINIT, info.flags);
+	ASSERT_GT(info.initial_bytes, 0);
+	ASSERT_EQ(0, info.dirty_bytes);
+	ASSERT_EQ(info.initial_bytes, stream_drain(&s, fd));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, info.flags);
+	ASSERT_EQ(0, info.initial_bytes);
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), NULL));
+	ASSERT_EQ(0, stream_read(&s, fd));
+	ASSERT_EQ(0, load_stream(&self->p.dst, s.data, s.len, 0));
+	ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->p.src.bar2,
+			    self->p.src.bar2_size));
+	close(fd);
+	stream_free(&s);
+}
+
+TEST_F(pre, info_outside_precopy)
+{
+	struct vfio_precopy_info info;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), &fd));
+	ASSERT_EQ(-EINVAL, precopy_info(fd, &info));
+	info.argsz = 4;
+	ASSERT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO + 1, &info));
+	ASSERT_EQ(ENOTTY, errno);
+	close(fd);
+}
+
+TEST_F(pre, final_image_carries_only_changes)
+{
+	struct mlx5c_image_header *last = NULL;
+	struct stream s = { 0 };
+	size_t pages = self->p.src.bar2_size / PAGE / 100;	/* 1% */
+	size_t before;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LE(0, stream_drain(&s, fd));
+	before = s.len;
+	dirty_pages(self->p.src.bar2, 1, pages, 10);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), NULL));
+	ASSERT_EQ(0, stream_read(&s, fd));
+	ASSERT_EQ(2, stream_images(&s, &last));
+	ASSERT_EQ(0, last->flags);
+	ASSERT_EQ(pages, last->nr_pages);
+	ASSERT_LT(s.len - before, self->p.src.bar2_size / 20);
+	ASSERT_EQ(0, load_stream(&self->p.dst, s.data, s.len, 4096));
+	ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->p.src.bar2,
+			    self->p.src.bar2_size));
+	close(fd);
+	stream_free(&s);
+}
+
+TEST_HARNESS_MAIN
