@@ -192,7 +192,7 @@ static int parse_cmd(struct cli *c, int argc, char **argv, const char *cmd,
 	mig_opts_default(&c->o);
 	c->o.progress = true;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+c:h", xfer_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", xfer_opts, NULL)) != -1) {
 		if (opt == 'h')
 			return -2;
 		if (opt == '?' || parse_opt(c, opt, optarg))
@@ -226,6 +226,20 @@ static int open_dev(struct vdev *d, const char *spec)
 		return -1;
 	}
 	return 0;
+}
+
+/* A device that cannot be opened still gets a JSON report. */
+static int open_failed(const struct cli *c, struct mig_report *r,
+		       const char *spec, struct mig_report *s,
+		       struct mig_report *d)
+{
+	r->present = true;
+	r->device = spec;
+	r->exit_code = VMIG_EXIT_DEVICE;
+	snprintf(r->error, sizeof(r->error), "cannot open %s", spec);
+	if (c->json)
+		report_json(stdout, s, d);
+	return VMIG_EXIT_DEVICE;
 }
 
 static void print_summary(const struct mig_report *s,
@@ -296,7 +310,7 @@ static int cmd_save(int argc, char **argv)
 		return VMIG_EXIT_USAGE;
 	}
 	if (open_dev(&d, argv[i]))
-		return VMIG_EXIT_DEVICE;
+		return open_failed(&c, &rep, argv[i], &rep, NULL);
 	ret = mig_save(&d, host, port, &c.o, &rep);
 	vdev_close(&d);
 	return finish(&c, ret, &rep, NULL);
@@ -332,7 +346,7 @@ static int cmd_load(int argc, char **argv)
 	}
 	if (open_dev(&d, argv[i])) {
 		close(lfd);
-		return VMIG_EXIT_DEVICE;
+		return open_failed(&c, &rep, argv[i], NULL, &rep);
 	}
 	ret = mig_load(&d, lfd, &c.o, &rep);
 	close(lfd);
@@ -361,10 +375,10 @@ static int cmd_migrate(int argc, char **argv)
 		return VMIG_EXIT_USAGE;
 	}
 	if (open_dev(&s, argv[i]))
-		return VMIG_EXIT_DEVICE;
+		return open_failed(&c, &srep, argv[i], &srep, NULL);
 	if (open_dev(&d, argv[i + 1])) {
 		vdev_close(&s);
-		return VMIG_EXIT_DEVICE;
+		return open_failed(&c, &drep, argv[i + 1], NULL, &drep);
 	}
 	ret = mig_migrate(&s, &d, &c.o, &srep, &drep);
 	vdev_close(&s);

@@ -2,6 +2,7 @@
 /* Whole migrations between two fake devices over loopback (mig_migrate). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../mig.h"
@@ -57,6 +58,53 @@ static bool dst_loaded(struct pair *p)
 	       p->dst.state == S(RUNNING);
 }
 
+/* Brackets balance outside strings; returns false on any imbalance. */
+static bool json_balanced(const char *s)
+{
+	int depth = 0;
+	bool str = false;
+
+	for (; *s; s++) {
+		if (str) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				str = false;
+			continue;
+		}
+		if (*s == '"')
+			str = true;
+		else if (*s == '{' || *s == '[')
+			depth++;
+		else if ((*s == '}' || *s == ']') && --depth < 0)
+			return false;
+	}
+	return !depth && !str;
+}
+
+static void check_json(struct pair *p)
+{
+	const char *out = getenv("VFIO_MIG_TEST_JSON");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	report_json(f, &p->sr, &p->dr);
+	fclose(f);
+	if (out) {
+		f = fopen(out, "w");
+		if (f) {
+			fputs(buf, f);
+			fclose(f);
+		}
+	}
+	ok(json_balanced(buf) && strstr(buf, "\"result\": \"ok\"") &&
+	   strstr(buf, "\"downtime_ms\": ") && strstr(buf, "\"decision\": \"converged\"") &&
+	   strstr(buf, "\"stopcopy\": ") && strstr(buf, "{\"index\": 3, "),
+	   "report: JSON report is balanced and has phases, policy and 4 channels");
+	free(buf);
+}
+
 static void test_precopy_p2p(void)
 {
 	static const uint32_t src_trace[] = {
@@ -77,6 +125,7 @@ static void test_precopy_p2p(void)
 	ok(fake_trace_is(&p.src, src_trace, 4) &&
 	   fake_trace_is(&p.dst, dst_trace, 4),
 	   "migrate: source RUNNING->PRE_COPY->PRE_COPY_P2P->STOP_COPY->STOP, destination STOP->RESUMING->STOP->RUNNING");
+	check_json(&p);
 	ok(p.sr.precopy && p.sr.v2 && p.sr.rounds >= 1 &&
 	   !strcmp(p.sr.decision, "converged") && p.sr.precopy_bytes >= 3 * MIB &&
 	   p.sr.stopcopy_bytes >= 2 * MIB &&
