@@ -1,21 +1,39 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The demo, run inside the test VM by `make demo`: bind two ivshmem-plain
-# functions to mlx5c-vfio-pci and show what was found.
+# The demo, run inside the test VM by `make demo`: a live migration from
+# one mlx5c function to another.  The source gets a pattern and a writer
+# that keeps dirtying its memory while it runs; vfio-mig moves the state
+# with PRE_COPY over 4 channels; the two memories are then compared.
 set -euo pipefail
-drv=mlx5c-vfio-pci
+top=$(cd "$(dirname "$0")/.." && pwd)
+bar2ctl=$top/build/selftests/bar2ctl
+vfio_mig=$top/build/vfio-mig/vfio-mig
+
 funcs=()
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
 		funcs+=("$(basename "$d")")
 done
 [ ${#funcs[@]} -ge 2 ] || { echo "demo: need two ivshmem-plain functions" >&2; exit 1; }
-for bdf in "${funcs[@]:0:2}"; do
-	echo "$drv" > "/sys/bus/pci/devices/$bdf/driver_override"
-	echo "$bdf" > /sys/bus/pci/drivers_probe
-	group=$(basename "$(readlink "/sys/bus/pci/devices/$bdf/iommu_group")")
-	read -r start end _ < <(sed -n 3p "/sys/bus/pci/devices/$bdf/resource")
-	size=$((end - start + 1))
+src=${funcs[0]}
+dst=${funcs[1]}
+
+echo "== binding $src (source) and $dst (destination) to mlx5c-vfio-pci"
+"$bar2ctl" fill "$src" 2026
+"$bar2ctl" fill "$dst" 0
+for bdf in "$src" "$dst"; do
 	echo "$bdf: driver $(basename "$(readlink "/sys/bus/pci/devices/$bdf/driver")")," \
-		"IOMMU group $group (/dev/vfio/$group), BAR2 $((size >> 20)) MiB"
+		"IOMMU group $(basename "$(readlink "/sys/bus/pci/devices/$bdf/iommu_group")")"
 done
+echo
+echo "== source device"
+"$vfio_mig" info "$src"
+echo
+echo "== live migration: PRE_COPY, 4 channels, 4 MiB/s of writes on the source"
+"$vfio_mig" migrate "$src" "$dst" --channels 4 --dirty 4M --json > /tmp/demo.json
+grep -E '"(data_size|rounds|downtime_ms|destination_resume_ms|total_ms|dirty_bytes_written)"|"bytes": \{|"decision"' \
+	/tmp/demo.json | sed 's/^ */  /'
+echo
+echo "== verifying"
+"$bar2ctl" cmp "$src" "$dst"
+echo "demo: destination memory verified equal to the source's"

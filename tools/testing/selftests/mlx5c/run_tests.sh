@@ -17,7 +17,6 @@ for t in "${tests[@]}"; do
 	"$bin/$t" || status=1
 done
 
-# The module's life cycle: unbind every function, unload, load again.
 n=0
 tap() {
 	n=$((n + 1))
@@ -28,6 +27,36 @@ tap() {
 		status=1
 	fi
 }
+
+# vfio-mig end to end: a pattern on the source, a migration, the two
+# BAR2s compared byte for byte.
+vfio_mig=$top/build/vfio-mig/vfio-mig
+mapfile -t funcs < <(for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
+		basename "$d"
+done)
+e2e() {
+	local name=$1 seed=$2
+	shift 2
+	"$bin/bar2ctl" fill "${funcs[0]}" "$seed" &&
+		"$bin/bar2ctl" fill "${funcs[1]}" 0 &&
+		"$vfio_mig" migrate "${funcs[0]}" "${funcs[1]}" "$@" > /tmp/e2e.out 2>&1 &&
+		"$bin/bar2ctl" cmp "${funcs[0]}" "${funcs[1]}"
+	local rc=$?
+	[ $rc -eq 0 ] || sed 's/^/# /' /tmp/e2e.out
+	tap $rc "vfio-mig.$name"
+}
+if [ -x "$vfio_mig" ] && [ ${#funcs[@]} -ge 2 ] && [ $# -eq 0 ]; then
+	echo "# selftest: vfio-mig"
+	echo "TAP version 13"
+	echo "1..4"
+	e2e migrate_1_channel 11 --channels 1
+	e2e migrate_4_channels 12 --channels 4
+	e2e migrate_4_channels_dirty 13 --channels 4 --dirty 4M
+	e2e migrate_no_precopy 14 --channels 2 --no-precopy
+fi
+
+# The module's life cycle: unbind every function, unload, load again.
 echo "# selftest: lifecycle"
 echo "TAP version 13"
 echo "1..3"
