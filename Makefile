@@ -6,6 +6,7 @@
 #   make check      install what is missing, lint, run every test (host + VM)
 #   make demo       install what is missing and run the demo in the VM
 #   make bench      benchmarks in the VM (not tests)
+#   make fuzz       10000 fuzzed streams through the resuming parser in the VM
 #   make vm-shell   an interactive shell in the test VM
 #   make C=1        also run sparse over the module
 #   make install    see Documentation/mlx5c-vfio-pci.rst
@@ -23,7 +24,7 @@ MODSRC := drivers/vfio/pci/mlx5c
 
 export KVER KDIR KSRC VM_KERNEL
 
-.PHONY: all deps module tools selftests check demo bench vm-shell lint \
+.PHONY: all deps module tools selftests check demo bench fuzz vm-shell lint \
 	checkpatch sparse clean
 
 all: module tools selftests
@@ -62,6 +63,11 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	$(TOP)/tools/testing/vm/run --timeout 1800 -- $(TOP)/tools/testing/bench/run.sh
+
+fuzz: deps
+	$(MAKE) all
+	$(TOP)/tools/testing/vm/run --timeout 3600 -- env MLX5C_FUZZ_CASES=10000 \
+		$(TOP)/tools/testing/selftests/mlx5c/run_tests.sh fuzz
 
 vm-shell: all
 	$(TOP)/tools/testing/vm/run --shell

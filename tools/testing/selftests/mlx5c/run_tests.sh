@@ -9,8 +9,9 @@ top=$(cd "$here/../../../.." && pwd)
 bin=${MLX5C_SELFTESTS:-$top/build/selftests}
 module=${MLX5C_MODULE:-$top/build/module/mlx5c-vfio-pci.ko}
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(basic migration precopy)
+[ ${#tests[@]} -gt 0 ] || tests=(basic migration precopy fuzz)
 
+export MLX5C_FUZZ_CASES=${MLX5C_FUZZ_CASES:-1000}
 status=0
 for t in "${tests[@]}"; do
 	echo "# selftest: $t"
