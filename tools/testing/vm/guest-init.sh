@@ -5,8 +5,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=${TERM:-dumb}
 rundir=$(dirname "$0")
 
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
+# /tmp and /run stay on the tmpfs overlay: a tmpfs mounted over them would
+# hide a checkout (and its shared build directory) that lives under /tmp.
 mkdir -p /dev/pts /dev/shm
 ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
