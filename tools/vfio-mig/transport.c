@@ -1078,8 +1078,9 @@ static void *rx_writer_main(void *arg)
 		free(c);
 		ret = rx_send_credit(rx, rx->next_seq, rx->written);
 		if (ret) {
-			session_fail(&rx->s, false, ret,
-				     "sending credit: %s", strerror(-ret));
+			/* Often the source aborting: report its reason. */
+			session_fail_conn(&rx->s, ret,
+					  "sending credit: %s", strerror(-ret));
 			break;
 		}
 	}
