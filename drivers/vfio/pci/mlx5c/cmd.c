@@ -39,7 +39,9 @@ static int mlx5c_cmd_begin(struct mlx5c_vf *mvdev, enum mlx5c_cmd_id id)
 
 	spin_lock(&mvdev->knob_lock);
 	k->issued++;
-	if (k->fail_count) {
+	if (k->fail_count && k->fail_skip) {
+		k->fail_skip--;
+	} else if (k->fail_count) {
 		k->fail_count--;
 		ret = k->fail_errno && k->fail_errno < MAX_ERRNO ?
 		      -(int)k->fail_errno : -EIO;
@@ -55,6 +57,7 @@ static int mlx5c_cmd_end(struct mlx5c_vf *mvdev, enum mlx5c_cmd_id id,
 		spin_lock(&mvdev->knob_lock);
 		mvdev->cmd[id].failed++;
 		spin_unlock(&mvdev->knob_lock);
+		mlx5c_stat_add(mvdev, MLX5C_STAT_FW_FAILURES, 1);
 	}
 	return ret;
 }

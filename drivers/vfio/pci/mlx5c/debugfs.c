@@ -5,6 +5,7 @@
  *   /sys/kernel/debug/mlx5c/live_allocs       driver allocations alive now
  *   /sys/kernel/debug/mlx5c/BDF/latency_ms    save completion latency
  *   /sys/kernel/debug/mlx5c/BDF/dirty_pages   pages dirty since last image
+ *   /sys/kernel/debug/mlx5c/BDF/CMD/fail_skip   let N commands succeed, then
  *   /sys/kernel/debug/mlx5c/BDF/CMD/fail_count  fail the next N commands
  *   /sys/kernel/debug/mlx5c/BDF/CMD/fail_errno  ... with this errno (EIO)
  *   /sys/kernel/debug/mlx5c/BDF/CMD/issued    commands issued (read-only)
@@ -52,6 +53,8 @@ void mlx5c_debugfs_add(struct mlx5c_vf *mvdev)
 				   &mlx5c_dirty_pages_fops);
 	for (i = 0; i < MLX5C_CMD_NR; i++) {
 		cmd = debugfs_create_dir(mlx5c_cmd_name(i), dir);
+		debugfs_create_u32("fail_skip", 0600, cmd,
+				   &mvdev->cmd[i].fail_skip);
 		debugfs_create_u32("fail_count", 0600, cmd,
 				   &mvdev->cmd[i].fail_count);
 		debugfs_create_u32("fail_errno", 0600, cmd,

@@ -9,6 +9,7 @@
  *   cmd.c      the firmware command interface, fault injection, counters
  *   emu.c      the emulated firmware: images, dirty tracking, async saves
  *   debugfs.c  per-device debugfs knobs
+ *   netlink.c  telemetry: counters, events, the "mlx5c" genl family
  */
 #ifndef MLX5C_H
 #define MLX5C_H
@@ -20,6 +21,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/mlx5c_vfio.h>
+#include <linux/mlx5c_genl.h>
 #include <linux/vfio_mig_compat.h>
 
 #define MLX5C_DRV_NAME		"mlx5c-vfio-pci"
@@ -42,7 +44,8 @@ enum mlx5c_cmd_id {
 };
 
 struct mlx5c_cmd_knobs {
-	u32 fail_count;		/* fail the next fail_count commands */
+	u32 fail_skip;		/* let this many succeed first */
+	u32 fail_count;		/* then fail the next fail_count commands */
 	u32 fail_errno;		/* ... with this errno (positive) */
 	u64 issued;
 	u64 failed;
@@ -130,6 +133,29 @@ struct mlx5c_emu {
 	u32 latency_ms;			/* save completion latency */
 };
 
+/* Telemetry counters (netlink.c), in MLX5C_GENL_A_STATS_* order. */
+enum mlx5c_stat {
+	MLX5C_STAT_SAVED_INITIAL,	/* images saved, by kind */
+	MLX5C_STAT_SAVED_MIDDLE,
+	MLX5C_STAT_SAVED_FINAL,
+	MLX5C_STAT_LOADED_INITIAL,	/* images loaded, by kind */
+	MLX5C_STAT_LOADED_MIDDLE,
+	MLX5C_STAT_LOADED_FINAL,
+	MLX5C_STAT_BYTES_SAVED,		/* read from saving files */
+	MLX5C_STAT_BYTES_LOADED,	/* accepted by resuming files */
+	MLX5C_STAT_PRECOPY_INFO,	/* VFIO_MIG_GET_PRECOPY_INFO calls */
+	MLX5C_STAT_REINITS,
+	MLX5C_STAT_FALLBACKS,
+	MLX5C_STAT_RESETS,
+	MLX5C_STAT_FW_FAILURES,
+	MLX5C_STAT_NR,
+};
+
+struct mlx5c_stats {
+	u64 v[MLX5C_STAT_NR];
+	u32 last_error;			/* positive errno, 0 if none */
+};
+
 struct mlx5c_vf {
 	struct vfio_pci_core_device core_device;
 	struct mutex state_mutex;	/* migration state and files */
@@ -143,6 +169,9 @@ struct mlx5c_vf {
 	spinlock_t knob_lock;		/* cmd knobs */
 	struct mlx5c_cmd_knobs cmd[MLX5C_CMD_NR];
 	struct dentry *debugfs;
+	spinlock_t stats_lock;		/* stats */
+	struct mlx5c_stats stats;
+	struct list_head genl_node;	/* netlink.c's list of bound functions */
 };
 
 static inline struct mlx5c_vf *to_mlx5c(struct vfio_device *vdev)
@@ -213,6 +242,20 @@ void mlx5c_debugfs_init(void);
 void mlx5c_debugfs_exit(void);
 void mlx5c_debugfs_add(struct mlx5c_vf *mvdev);
 void mlx5c_debugfs_remove(struct mlx5c_vf *mvdev);
+
+/* netlink.c */
+int mlx5c_genl_init(void);
+void mlx5c_genl_exit(void);
+void mlx5c_genl_add(struct mlx5c_vf *mvdev);
+void mlx5c_genl_remove(struct mlx5c_vf *mvdev);
+void mlx5c_stat_add(struct mlx5c_vf *mvdev, enum mlx5c_stat stat, u64 n);
+void mlx5c_notify_state(struct mlx5c_vf *mvdev, u32 old, u32 new, u32 cause,
+			gfp_t gfp);
+void mlx5c_notify_image(struct mlx5c_vf *mvdev, bool saved, u16 kind,
+			u64 seq, u64 bytes);
+void mlx5c_notify_error(struct mlx5c_vf *mvdev, u32 source, int err);
+void mlx5c_notify_state_error(struct mlx5c_vf *mvdev, int err, u32 state,
+			      u32 target);
 
 extern unsigned int mlx5c_default_latency_ms;
 extern atomic_t mlx5c_live_allocs;

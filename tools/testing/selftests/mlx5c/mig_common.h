@@ -126,6 +126,8 @@ static inline void pair_close(struct pair *p)
 		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 			snprintf(knob, sizeof(knob), "%s/fail_count", cmds[i]);
 			knob_write(p->bdf[f], knob, "0");
+			snprintf(knob, sizeof(knob), "%s/fail_skip", cmds[i]);
+			knob_write(p->bdf[f], knob, "0");
 		}
 		knob_write(p->bdf[f], "latency_ms", "1");
 	}
