@@ -9,7 +9,7 @@ top=$(cd "$here/../../../.." && pwd)
 bin=${MLX5C_SELFTESTS:-$top/build/selftests}
 module=${MLX5C_MODULE:-$top/build/module/mlx5c-vfio-pci.ko}
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(basic migration precopy faults fuzz)
+[ ${#tests[@]} -gt 0 ] || tests=(basic migration precopy faults ioctl fuzz)
 
 export MLX5C_FUZZ_CASES=${MLX5C_FUZZ_CASES:-1000}
 status=0
