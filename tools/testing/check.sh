@@ -46,20 +46,45 @@ if [ -f "$top/tools/vfio-mig/Makefile" ]; then
 		grep -B2 -A10 '^not ok ' "$log/vfio-mig.log" | sed 's/^/#   /' | head -n 60
 fi
 
+echo "# install: modinfo, man page, DKMS"
+inst=$top/tools/testing/install
+step modinfo_fields "$inst/modinfo.sh" "$top/build/module/mlx5c-vfio-pci.ko"
+step man_page_matches_help "$inst/man-help.sh" "$top/build/vfio-mig/vfio-mig" \
+	"$top/build/man/vfio-mig.1"
+step dkms_add_build_install "$inst/dkms.sh"
+
 echo "# VM kselftests"
 vm_start=$(date +%s)
-VM_KEEP_LOG=$log/console.log "$top/tools/testing/vm/run" -- \
+VM_KEEP_LOG=$log/console.log "$top/tools/testing/vm/run" --timeout 2400 -- \
 	"$top/tools/testing/selftests/mlx5c/run_tests.sh" > "$log/vm.log" 2>&1
 vm_rc=$?
 cat "$log/vm.log"
 grep -E '^(not )?ok ' "$log/vm.log" >> "$log/tap"
+# The guest's kernel log had no report and the guest ended by itself
+# (test failures are counted above, each on its own line).
+n=$((n + 1))
+if [ $vm_rc -ne 124 ] && [ $vm_rc -ne 125 ] &&
+   ! grep -q 'the guest kernel log has a report' "$log/vm.log"; then
+	echo "ok $n vm_kernel_log_clean" | tee -a "$log/tap"
+else
+	echo "not ok $n vm_kernel_log_clean (status $vm_rc)" | tee -a "$log/tap"
+fi
+echo "# VM run: $(( $(date +%s) - vm_start ))s"
+
+echo "# VM install: make install, modprobe, bind, migrate, unbind, modprobe -r"
+vm_start=$(date +%s)
+VM_KEEP_LOG=$log/console-install.log "$top/tools/testing/vm/run" --no-module -- \
+	"$inst/vm-install.sh" > "$log/vm-install.log" 2>&1
+vm_rc=$?
+cat "$log/vm-install.log"
+grep -E '^(not )?ok ' "$log/vm-install.log" >> "$log/tap"
 n=$((n + 1))
 if [ $vm_rc -eq 0 ]; then
-	echo "ok $n vm_run_clean_kernel_log" | tee -a "$log/tap"
+	echo "ok $n vm_install_clean_kernel_log" | tee -a "$log/tap"
 else
-	echo "not ok $n vm_run_clean_kernel_log (status $vm_rc)" | tee -a "$log/tap"
+	echo "not ok $n vm_install_clean_kernel_log (status $vm_rc)" | tee -a "$log/tap"
 fi
-echo "# VM run: $(( $(date +%s) - vm_start ))s; check total: $(( $(date +%s) - start ))s"
+echo "# VM install run: $(( $(date +%s) - vm_start ))s; check total: $(( $(date +%s) - start ))s"
 
 skipped=$(grep -cE '^ok .*# *SKIP' "$log/tap")
 passed=$(( $(grep -cE '^ok ' "$log/tap") - skipped ))

@@ -14,7 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
+#include "harness.h"
 #include "mlx5c_util.h"
 
 FIXTURE(dev) {
@@ -144,7 +144,7 @@ TEST_F(dev, second_open_of_group_refused)
 	struct vdev other;
 
 	/* The group is held by the fixture: a second open is refused. */
-	ASSERT_EQ(-EBUSY, vdev_open(&other, self->bdf[0]));
+	ASSERT_EQ(-EBUSY, vdev_try_open(&other, self->bdf[0]));
 }
 
 TEST_HARNESS_MAIN

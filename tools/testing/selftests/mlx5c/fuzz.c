@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
-#include "kselftest_harness.h"
+#include "harness.h"
 #include "mig_common.h"
 
 static uint64_t rnd_state = 0x2545f4914f6cdd1dull;

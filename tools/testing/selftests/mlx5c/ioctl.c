@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include "kselftest_harness.h"
+#include "harness.h"
 #include "mig_common.h"
 
 FIXTURE(io) {

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
-#include "kselftest_harness.h"
+#include "harness.h"
 #include "mig_common.h"
 
 FIXTURE(mig) {

@@ -154,7 +154,22 @@ static int group_of(const char *bdf)
 	return atoi(basename(target));
 }
 
+
+
+/*
+ * A group stays busy until the last holder's fds are closed; a process
+ * that was just killed may still be exiting: retry for a while.
+ */
 int vdev_open(struct vdev *d, const char *bdf)
+{
+	int ret, tries = 100;
+
+	while ((ret = vdev_try_open(d, bdf)) == -EBUSY && --tries)
+		usleep(100000);
+	return ret;
+}
+
+int vdev_try_open(struct vdev *d, const char *bdf)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char path[64];

@@ -35,6 +35,8 @@ int bind_mlx5c(const char *bdf);
 int unbind_dev(const char *bdf);
 
 int vdev_open(struct vdev *d, const char *bdf);
+/* Without vdev_open's retries while the group is busy. */
+int vdev_try_open(struct vdev *d, const char *bdf);
 void vdev_close(struct vdev *d);
 int vdev_map_bar2(struct vdev *d);
 
