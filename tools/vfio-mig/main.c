@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mig.h"
+#include "telemetry.h"
 #include "transport.h"
 #include "util.h"
 
@@ -30,6 +31,10 @@ static void usage_main(FILE *f)
 		"  save DEV --to HOST:PORT    migrate DEV's state out (source)\n"
 		"  load DEV --listen [HOST:]PORT  receive state into DEV (destination)\n"
 		"  migrate SRC DST            both ends in one process over loopback\n"
+		"  monitor [--json] [--count N]\n"
+		"                             print mlx5c-vfio-pci events as they happen\n"
+		"  stats [DEV] [--json] [--reset]\n"
+		"                             mlx5c-vfio-pci migration counters\n"
 		"\n"
 		"DEV is a PCI address (0000:00:03.0), an mdev UUID or a sysfs path.\n"
 		"'%s COMMAND --help' describes each command's options.\n"
@@ -500,6 +505,7 @@ int main(int argc, char **argv)
 		{ "info", cmd_info }, { "state", cmd_state },
 		{ "save", cmd_save }, { "load", cmd_load },
 		{ "migrate", cmd_migrate },
+		{ "monitor", cmd_monitor }, { "stats", cmd_stats },
 	};
 	size_t i;
 

@@ -125,7 +125,7 @@ static struct file *mlx5c_set_state(struct vfio_device *vdev,
 				    enum vfio_device_mig_state new_state)
 {
 	struct mlx5c_vf *mvdev = to_mlx5c(vdev);
-	enum vfio_device_mig_state next;
+	enum vfio_device_mig_state next, cur;
 	struct file *res = NULL;
 	int ret;
 
@@ -140,16 +140,27 @@ static struct file *mlx5c_set_state(struct vfio_device *vdev,
 			res = ERR_PTR(ret);
 			break;
 		}
+		cur = mvdev->mig_state;
 		res = mlx5c_step(mvdev, next);
-		if (IS_ERR(res))
+		if (IS_ERR(res)) {
+			if (mvdev->mig_state != cur)
+				mlx5c_notify_state(mvdev, cur, mvdev->mig_state,
+						   MLX5C_GENL_CAUSE_FAILURE,
+						   GFP_KERNEL);
 			break;
+		}
 		mvdev->mig_state = next;
+		mlx5c_notify_state(mvdev, cur, next, MLX5C_GENL_CAUSE_ARC,
+				   GFP_KERNEL);
 		if (WARN_ON(res && new_state != next)) {
 			fput(res);
 			res = ERR_PTR(-EINVAL);
 			break;
 		}
 	}
+	if (IS_ERR(res))
+		mlx5c_notify_state_error(mvdev, PTR_ERR(res), mvdev->mig_state,
+					 new_state);
 	mlx5c_state_mutex_unlock(mvdev);
 	return res;
 }

@@ -54,14 +54,21 @@ void mlx5c_free(void *p)
  */
 void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev)
 {
+	u32 old;
+
 again:
 	spin_lock(&mvdev->reset_lock);
 	if (mvdev->deferred_reset) {
 		mvdev->deferred_reset = false;
 		spin_unlock(&mvdev->reset_lock);
+		old = mvdev->mig_state;
 		mvdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 		mlx5c_disable_files(mvdev);
 		mlx5c_emu_reset(mvdev);
+		mlx5c_stat_add(mvdev, MLX5C_STAT_RESETS, 1);
+		/* The reset may run under the PCI core's locks: no reclaim. */
+		mlx5c_notify_state(mvdev, old, mvdev->mig_state,
+				   MLX5C_GENL_CAUSE_RESET, GFP_ATOMIC);
 		goto again;
 	}
 	mutex_unlock(&mvdev->state_mutex);
@@ -101,6 +108,10 @@ static int mlx5c_init_dev(struct vfio_device *core_vdev)
 	mutex_init(&mvdev->state_mutex);
 	spin_lock_init(&mvdev->reset_lock);
 	spin_lock_init(&mvdev->knob_lock);
+	spin_lock_init(&mvdev->stats_lock);
+	INIT_LIST_HEAD(&mvdev->genl_node);
+	/* What GET reports until the first open. */
+	mvdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	ret = mlx5c_emu_init(mvdev);
 	if (ret) {
 		vfio_pci_core_release_dev(core_vdev);
@@ -134,6 +145,10 @@ static int mlx5c_open_device(struct vfio_device *core_vdev)
 
 	mutex_lock(&mvdev->state_mutex);
 	ret = mlx5c_emu_open(mvdev);
+	if (mvdev->mig_state != VFIO_DEVICE_STATE_RUNNING)
+		mlx5c_notify_state(mvdev, mvdev->mig_state,
+				   VFIO_DEVICE_STATE_RUNNING,
+				   MLX5C_GENL_CAUSE_OPEN, GFP_KERNEL);
 	mvdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	mvdev->precopy_v2 = false;
 	mlx5c_state_mutex_unlock(mvdev);
@@ -201,6 +216,7 @@ static int mlx5c_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		vfio_put_device(&mvdev->core_device.vdev);
 		return ret;
 	}
+	mlx5c_genl_add(mvdev);
 	return 0;
 }
 
@@ -210,6 +226,7 @@ static void mlx5c_remove(struct pci_dev *pdev)
 	struct mlx5c_vf *mvdev = container_of(vdev, struct mlx5c_vf,
 					      core_device);
 
+	mlx5c_genl_remove(mvdev);
 	vfio_pci_core_unregister_device(vdev);
 	mlx5c_debugfs_remove(mvdev);
 	vfio_put_device(&vdev->vdev);
@@ -241,15 +258,25 @@ static int __init mlx5c_init(void)
 	int ret;
 
 	mlx5c_debugfs_init();
+	ret = mlx5c_genl_init();
+	if (ret)
+		goto err_debugfs;
 	ret = pci_register_driver(&mlx5c_pci_driver);
 	if (ret)
-		mlx5c_debugfs_exit();
+		goto err_genl;
+	return 0;
+
+err_genl:
+	mlx5c_genl_exit();
+err_debugfs:
+	mlx5c_debugfs_exit();
 	return ret;
 }
 
 static void __exit mlx5c_exit(void)
 {
 	pci_unregister_driver(&mlx5c_pci_driver);
+	mlx5c_genl_exit();
 	mlx5c_debugfs_exit();
 }
 

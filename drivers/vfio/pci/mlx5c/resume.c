@@ -70,15 +70,19 @@ static int mlx5c_resume_header(struct mlx5c_resume_file *migf)
 static int mlx5c_resume_record(struct mlx5c_resume_file *migf)
 {
 	const struct mlx5c_mig_stop_copy_size *scs = (const void *)migf->small;
+	const struct mlx5c_image_header *img = migf->buf;
 	u64 size;
 	int ret;
 
 	migf->state = MLX5C_PARSE_HEADER;
 	if (migf->rec_tag == MLX5C_MIG_TAG_FW_DATA) {
 		ret = mlx5c_cmd_load(migf->mvdev, migf->buf, migf->rec_size);
-		if (!ret)
-			migf->images++;
-		return ret;
+		if (ret)
+			return ret;
+		migf->images++;
+		mlx5c_notify_image(migf->mvdev, false, le16_to_cpu(img->kind),
+				   le64_to_cpu(img->seq), migf->rec_size);
+		return 0;
 	}
 	size = le64_to_cpu(scs->size);
 	if (!size || size > mlx5c_emu_max_image(migf->mvdev))
@@ -152,10 +156,15 @@ static ssize_t mlx5c_resume_write(struct file *filp, const char __user *ubuf,
 		ret = -ENODEV;
 	} else {
 		ret = mlx5c_resume_parse(migf, ubuf, len);
-		if (ret < 0)
+		if (ret < 0) {
 			migf->error = ret;
+			mlx5c_notify_error(migf->mvdev, MLX5C_GENL_ERR_LOAD,
+					   ret);
+		}
 	}
 	mutex_unlock(&migf->lock);
+	if (ret > 0)
+		mlx5c_stat_add(migf->mvdev, MLX5C_STAT_BYTES_LOADED, ret);
 	return ret;
 }
 

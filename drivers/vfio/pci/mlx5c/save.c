@@ -121,11 +121,15 @@ static int mlx5c_save_start(struct mlx5c_save_file *migf, u16 kind,
 void mlx5c_save_done(struct mlx5c_save_req *req)
 {
 	struct mlx5c_save_file *migf = req->migf;
+	struct mlx5c_vf *mvdev = migf->mvdev;
 	struct mlx5c_buf *rec = req->rec;
 
 	mutex_lock(&migf->lock);
 	mlx5c_cmd_save_release(req);
 	if (!migf->disabled && !req->status) {
+		/* Announced before a reader can see it, so before it moves. */
+		mlx5c_notify_image(mvdev, true, req->kind, req->seq,
+				   rec->len - MLX5C_HDR_SIZE);
 		list_add_tail(&rec->node, &migf->bufs);
 	} else {
 		if (rec->initial)
@@ -136,10 +140,16 @@ void mlx5c_save_done(struct mlx5c_save_req *req)
 		 * back to a full final image, which the target loads on top
 		 * of what it has.  Any other failure ends the stream.
 		 */
-		if (req->status && req->kind == MLX5C_IMAGE_MIDDLE)
+		if (req->status && req->kind == MLX5C_IMAGE_MIDDLE) {
+			if (!migf->fallback)
+				mlx5c_stat_add(mvdev, MLX5C_STAT_FALLBACKS, 1);
 			migf->fallback = true;
-		else if (req->status)
+		} else if (req->status) {
 			migf->error = req->status;
+		}
+		if (req->status && !migf->disabled)
+			mlx5c_notify_error(mvdev, MLX5C_GENL_ERR_SAVE,
+					   req->status);
 	}
 	req->rec = NULL;
 	migf->in_flight = false;
@@ -225,6 +235,8 @@ static ssize_t mlx5c_save_read(struct file *filp, char __user *ubuf,
 		break;
 	}
 	mutex_unlock(&migf->lock);
+	if (done)
+		mlx5c_stat_add(migf->mvdev, MLX5C_STAT_BYTES_SAVED, done);
 	return done ? done : ret;
 }
 
@@ -272,8 +284,10 @@ static int mlx5c_precopy_fill(struct mlx5c_save_file *migf,
 	}
 
 	ret = mlx5c_cmd_query_size(mvdev, false, &size);
-	if (ret)
+	if (ret) {
+		mlx5c_notify_error(mvdev, MLX5C_GENL_ERR_PRECOPY, ret);
 		return ret;
+	}
 	if (!size)
 		return 0;
 	/* New critical data: with the opt-in it is initial data again. */
@@ -282,9 +296,11 @@ static int mlx5c_precopy_fill(struct mlx5c_save_file *migf,
 	if (ret) {
 		/* Nothing was queued: fall back to a full final image. */
 		migf->fallback = true;
+		mlx5c_stat_add(mvdev, MLX5C_STAT_FALLBACKS, 1);
 		return 0;
 	}
 	if (reinit) {
+		mlx5c_stat_add(mvdev, MLX5C_STAT_REINITS, 1);
 		info->flags = VFIO_PRECOPY_INFO_REINIT;
 		info->initial_bytes = migf->initial_remaining;
 	} else {
@@ -310,6 +326,7 @@ static long mlx5c_precopy_ioctl(struct file *filp, unsigned int cmd,
 	if (info.argsz < minsz)
 		return -EINVAL;
 
+	mlx5c_stat_add(mvdev, MLX5C_STAT_PRECOPY_INFO, 1);
 	mutex_lock(&mvdev->state_mutex);
 	if (mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
 	    mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
