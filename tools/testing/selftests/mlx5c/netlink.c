@@ -20,7 +20,7 @@
 #include <netlink/genl/genl.h>
 #include <linux/mlx5c_genl.h>
 
-#include "kselftest_harness.h"
+#include "harness.h"
 #include "mig_common.h"
 
 #define MAX_REPLIES	16
