@@ -4,9 +4,11 @@
 # man-help.sh VFIO_MIG MAN_PAGE: the long options of "vfio-mig --help" and of
 # the man page agree.
 #
-# Per command: the options of "vfio-mig CMD --help" equal those of CMD's
-# SYNOPSIS line in the man page, plus those of the OPTIONS section's option
-# list when that line ends in [OPTIONS].  Overall: every long option named
+# Per command (the commands listed by "vfio-mig --help"): the options of
+# "vfio-mig CMD --help" equal those of CMD's SYNOPSIS line in the man page,
+# plus those of the OPTIONS section's option list when that line ends in
+# [OPTIONS]; --help, which every command takes, is left out of the
+# per-command comparison, not out of the overall one.  Overall: every long option named
 # anywhere in the man page is in some --help output, and every long option of
 # every --help output is in the man page.
 set -uo pipefail
@@ -42,9 +44,13 @@ compare() { # compare NAME HELP_OPTS MAN_OPTS
 }
 
 all_help=$("$bin" --help | longopts)
-for cmd in info state save load migrate; do
+# The commands: the "commands:" list of vfio-mig --help.
+cmds=$("$bin" --help | awk '/^commands:/ { on = 1; next } on && /^$/ { exit }
+	on && /^  [a-z]/ { print $1 }')
+[ -n "$cmds" ] || { echo "no commands in vfio-mig --help" >&2; exit 1; }
+for cmd in $cmds; do
 	help=$("$bin" "$cmd" --help) || { echo "not ok $cmd: --help failed"; bad=1; continue; }
-	help_opts=$(longopts <<<"$help")
+	help_opts=$(longopts <<<"$help" | grep -vx -- --help)
 	all_help=$(printf '%s\n%s\n' "$all_help" "$help_opts" | grep . | sort -u)
 	line=$(grep -m 1 -E "^vfio-mig $cmd( |\$)" <<<"$synopsis")
 	[ -n "$line" ] || { echo "not ok $cmd: not in the SYNOPSIS"; bad=1; continue; }
@@ -52,6 +58,7 @@ for cmd in info state save load migrate; do
 	case $line in
 	*"[OPTIONS]") man_opts=$(printf '%s\n%s\n' "$man_opts" "$(longopts <<<"$optlist")" | grep . | sort -u) ;;
 	esac
+	man_opts=$(grep -vx -- --help <<<"$man_opts")
 	compare "$cmd" "$help_opts" "$man_opts"
 done
 compare "all options" "$all_help" "$(longopts <<<"$text")"

@@ -14,9 +14,9 @@ n=0
 tap() {
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then
-		echo "ok $n install.$2"
+		echo "ok $n install.$2 # ${SECONDS}s"
 	else
-		echo "not ok $n install.$2"
+		echo "not ok $n install.$2 # ${SECONDS}s"
 		status=1
 	fi
 }
@@ -26,7 +26,10 @@ run() { # run CMD...: its output as TAP comments
 	sed 's/^/# /' /tmp/install.out
 	return $rc
 }
-driver_of() { basename "$(readlink -f "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+driver_of() { # the driver BDF is bound to, empty if none
+	local l=/sys/bus/pci/devices/$1/driver
+	[ -e "$l" ] && basename "$(readlink -f "$l")"
+}
 
 mapfile -t funcs < <(for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
