@@ -171,10 +171,12 @@ static ssize_t mlx5c_resume_write(struct file *filp, const char __user *ubuf,
 static int mlx5c_resume_release(struct inode *inode, struct file *filp)
 {
 	struct mlx5c_resume_file *migf = filp->private_data;
+	struct mlx5c_vf *mvdev = migf->mvdev;
 
 	mlx5c_resume_file_disable(migf);
 	mutex_destroy(&migf->lock);
 	mlx5c_free(migf);
+	put_device(&mvdev->core_device.vdev.device);
 	return 0;
 }
 
@@ -205,6 +207,8 @@ struct mlx5c_resume_file *mlx5c_resume_file_create(struct mlx5c_vf *mvdev)
 	}
 	migf->filp = filp;
 	stream_open(filp->f_inode, filp);
+	/* The fd may outlive the device's binding: keep mvdev alive. */
+	get_device(&mvdev->core_device.vdev.device);
 	return migf;
 }
 

@@ -351,11 +351,13 @@ out:
 static int mlx5c_save_release(struct inode *inode, struct file *filp)
 {
 	struct mlx5c_save_file *migf = filp->private_data;
+	struct mlx5c_vf *mvdev = migf->mvdev;
 
 	mlx5c_save_file_disable(migf);
 	mlx5c_buf_free(migf->final_buf);
 	mutex_destroy(&migf->lock);
 	mlx5c_free(migf);
+	put_device(&mvdev->core_device.vdev.device);
 	return 0;
 }
 
@@ -448,6 +450,8 @@ struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
 	}
 	migf->filp = filp;
 	stream_open(filp->f_inode, filp);
+	/* The fd may outlive the device's binding: keep mvdev alive. */
+	get_device(&mvdev->core_device.vdev.device);
 
 	ret = mlx5c_save_file_start(migf, precopy);
 	if (ret) {
