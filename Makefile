@@ -7,6 +7,8 @@
 #   make demo       install what is missing and run the demo in the VM
 #   make bench      benchmarks in the VM (not tests)
 #   make fuzz       10000 fuzzed streams through the resuming parser in the VM
+#   make check-debug  the VM suite on a debug kernel (KASAN, lockdep,
+#                   kmemleak, debug objects) built once from linux-source-6.12
 #   make vm-shell   an interactive shell in the test VM
 #   make C=1        also run sparse over the module
 #   make install    install the module (updates/, then depmod), vfio-mig, its
@@ -19,6 +21,7 @@
 # DESTDIR set it does not run depmod (run "depmod KVER" on the target).
 # See Documentation/mlx5c-vfio-pci.rst, "Installing".
 
+SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
 KVER ?= $(shell ls /lib/modules 2>/dev/null | grep -E '^6\.12\.[0-9]+\+deb12-amd64$$' | sort -V | tail -n 1)
@@ -42,10 +45,10 @@ DKMS_SRC ?= $(DESTDIR)/usr/src/mlx5c-vfio-pci-$(VERSION)
 
 export KVER KDIR KSRC VM_KERNEL
 
-.PHONY: all deps module tools selftests check demo bench fuzz vm-shell lint \
-	checkpatch sparse clean man install uninstall dkms-src
+.PHONY: all deps module tools selftests check check-debug demo bench fuzz vm-shell lint \
+	checkpatch sparse clean man install uninstall dkms-src samples
 
-all: module tools selftests man
+all: module tools selftests samples man
 
 deps:
 	@$(TOP)/scripts/install-deps.sh >/dev/null
@@ -60,6 +63,9 @@ tools:
 
 selftests:
 	$(MAKE) -C tools/testing/selftests/mlx5c O=$(BUILD)/selftests KSRC=$(KSRC)
+
+samples:
+	$(MAKE) -C samples/vfio-mig-sample O=$(BUILD)/samples
 
 man: $(MAN)
 
@@ -117,6 +123,16 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	$(TOP)/tools/testing/vm/run --timeout 1800 -- $(TOP)/tools/testing/bench/run.sh
+
+check-debug: deps
+	$(MAKE) all
+	@mkdir -p $(BUILD)/debug
+	$(TOP)/tools/testing/debug-kernel/check.sh 2>&1 | tee $(BUILD)/debug/check.log; \
+	status=$${PIPESTATUS[0]}; \
+	grep -E '^(not )?ok ' $(BUILD)/debug/check.log > $(BUILD)/debug/tap; \
+	if [ $$status -eq 0 ]; then echo "ok - debug_vm_run_clean" >> $(BUILD)/debug/tap; \
+	else echo "not ok - debug_vm_run_clean (status $$status)" >> $(BUILD)/debug/tap; fi; \
+	$(TOP)/tools/testing/tally.sh $(BUILD)/debug/tap
 
 fuzz: deps
 	$(MAKE) all

@@ -86,8 +86,4 @@ else
 fi
 echo "# VM install run: $(( $(date +%s) - vm_start ))s; check total: $(( $(date +%s) - start ))s"
 
-skipped=$(grep -cE '^ok .*# *SKIP' "$log/tap")
-passed=$(( $(grep -cE '^ok ' "$log/tap") - skipped ))
-failed=$(grep -cE '^not ok ' "$log/tap")
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+"$top/tools/testing/tally.sh" "$log/tap"

@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The body of `make check-debug`: build (or reuse) the debug kernel, build
+# the module against it, and run the whole VM suite on it: kselftests,
+# vfio-mig end to end and the module's life cycle, then a kmemleak scan.
+# Any KASAN, lockdep, kmemleak or WARN report fails the run (vm/run scans
+# the console; the scan's own report is printed to it).  TAP on stdout.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../../.." && pwd)
+here=$top/tools/testing/debug-kernel
+out=$top/build/debug
+
+kdir=$("$here/build.sh" | tail -n 1)
+krel=$(cat "$kdir/include/config/kernel.release")
+
+# Build a copy of the driver, so that the stock build's objects stay.
+rm -rf "$out/src"
+mkdir -p "$out/src"
+cp -r "$top/Kbuild" "$top/drivers" "$top/include" "$out/src/"
+make -s -C "$kdir" M="$out/src" W=1 modules >&2
+cp "$out/src/drivers/vfio/pci/mlx5c/mlx5c-vfio-pci.ko" "$out/mlx5c-vfio-pci.ko"
+
+MLX5C_FUZZ_CASES=${MLX5C_FUZZ_CASES:-300} MLX5C_RACE_SECONDS=${MLX5C_RACE_SECONDS:-10} \
+VM_KEEP_LOG=$out/console.log "$top/tools/testing/vm/run" \
+	--kernel "$kdir/arch/x86/boot/bzImage" --kver "$krel" \
+	--module "$out/mlx5c-vfio-pci.ko" --timeout 5400 -- \
+	env MLX5C_MODULE="$out/mlx5c-vfio-pci.ko" \
+	"$here/guest-suite.sh"
