@@ -247,7 +247,7 @@ netns_kill_dst() {
 			sleep 1
 		rc=$?
 		kill -KILL $load_pid
-		wait $load_pid
+		wait $load_pid 2>/dev/null
 		load_rc=$?
 		wait $save_pid
 		save_rc=$?
