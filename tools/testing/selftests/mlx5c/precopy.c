@@ -222,6 +222,29 @@ TEST_F(pre, fallback_to_full_final)
 	stream_free(&s);
 }
 
+TEST_F(pre, initial_save_failure)
+{
+	uint8_t *copy = malloc(self->p.src.bar2_size);
+	struct stream s = { 0 };
+	uint32_t got;
+	int fd;
+
+	ASSERT_NE(NULL, copy);
+	memcpy(copy, self->p.src.bar2, self->p.src.bar2_size);
+	ASSERT_EQ(0, knob_write(self->p.src.bdf, "save_initial/fail_count", "1"));
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_EQ(-EIO, stream_read(&s, fd));
+	/* STOP_COPY cannot follow a failed stream: back in PRE_COPY_P2P. */
+	ASSERT_EQ(-EIO, mig_set_state(&self->p.src, ST(STOP_COPY), NULL));
+	ASSERT_EQ(0, mig_get_state(&self->p.src, &got));
+	ASSERT_EQ(ST(PRE_COPY_P2P), got);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+	ASSERT_EQ(0, memcmp(copy, self->p.src.bar2, self->p.src.bar2_size));
+	close(fd);
+	free(copy);
+	stream_free(&s);
+}
+
 TEST_F(pre, abort_keeps_state)
 {
 	struct vfio_precopy_info info;
