@@ -7,6 +7,7 @@
  * which the function cannot be returned to running and is in ERROR until
  * VFIO_DEVICE_RESET.
  */
+#include <linux/anon_inodes.h>
 #include <linux/file.h>
 
 #include "mlx5c.h"
@@ -26,6 +27,30 @@ void mlx5c_disable_files(struct mlx5c_vf *mvdev)
 		fput(mvdev->resuming_migf->filp);
 		mvdev->resuming_migf = NULL;
 	}
+}
+
+/*
+ * A data fd: a stream (no pread/pwrite) that may outlive the device's
+ * binding, so it holds a reference on the device until its release.
+ */
+struct file *mlx5c_data_file(struct mlx5c_vf *mvdev,
+			     const struct file_operations *fops, void *priv,
+			     int flags)
+{
+	struct file *filp;
+
+	filp = anon_inode_getfile("mlx5c_mig", fops, priv, flags);
+	if (IS_ERR(filp))
+		return filp;
+	stream_open(filp->f_inode, filp);
+	get_device(&mvdev->core_device.vdev.device);
+	return filp;
+}
+
+/* Drop the reference a data fd held; from its release. */
+void mlx5c_data_file_put(struct mlx5c_vf *mvdev)
+{
+	put_device(&mvdev->core_device.vdev.device);
 }
 
 /* A failed resume leaves a function that cannot run: ERROR. */

@@ -188,6 +188,10 @@ void mlx5c_free(void *p);
 /* fsm.c */
 extern const struct vfio_migration_ops mlx5c_mig_ops;
 void mlx5c_disable_files(struct mlx5c_vf *mvdev);
+struct file *mlx5c_data_file(struct mlx5c_vf *mvdev,
+			     const struct file_operations *fops, void *priv,
+			     int flags);
+void mlx5c_data_file_put(struct mlx5c_vf *mvdev);
 int mlx5c_feature_precopy_v2(struct mlx5c_vf *mvdev, u32 flags, size_t argsz);
 
 /* save.c */

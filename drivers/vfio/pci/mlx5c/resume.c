@@ -11,7 +11,6 @@
  * against the largest image this function can take before anything is
  * allocated.  The first error is sticky: every later write fails.
  */
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/uaccess.h>
 
@@ -176,7 +175,7 @@ static int mlx5c_resume_release(struct inode *inode, struct file *filp)
 	mlx5c_resume_file_disable(migf);
 	mutex_destroy(&migf->lock);
 	mlx5c_free(migf);
-	put_device(&mvdev->core_device.vdev.device);
+	mlx5c_data_file_put(mvdev);
 	return 0;
 }
 
@@ -198,17 +197,13 @@ struct mlx5c_resume_file *mlx5c_resume_file_create(struct mlx5c_vf *mvdev)
 	migf->mvdev = mvdev;
 	migf->state = MLX5C_PARSE_HEADER;
 
-	filp = anon_inode_getfile("mlx5c_mig", &mlx5c_resume_fops, migf,
-				  O_WRONLY);
+	filp = mlx5c_data_file(mvdev, &mlx5c_resume_fops, migf, O_WRONLY);
 	if (IS_ERR(filp)) {
 		mutex_destroy(&migf->lock);
 		mlx5c_free(migf);
 		return ERR_CAST(filp);
 	}
 	migf->filp = filp;
-	stream_open(filp->f_inode, filp);
-	/* The fd may outlive the device's binding: keep mvdev alive. */
-	get_device(&mvdev->core_device.vdev.device);
 	return migf;
 }
 

@@ -12,7 +12,6 @@
  * Records are queued in the order their saves complete, and only one save
  * is in flight at a time, so the stream order is the save order.
  */
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/poll.h>
 #include <linux/uaccess.h>
@@ -357,7 +356,7 @@ static int mlx5c_save_release(struct inode *inode, struct file *filp)
 	mlx5c_buf_free(migf->final_buf);
 	mutex_destroy(&migf->lock);
 	mlx5c_free(migf);
-	put_device(&mvdev->core_device.vdev.device);
+	mlx5c_data_file_put(mvdev);
 	return 0;
 }
 
@@ -441,17 +440,13 @@ struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
 	migf->req.migf = migf;
 	INIT_DELAYED_WORK(&migf->req.work, mlx5c_cmd_save_work);
 
-	filp = anon_inode_getfile("mlx5c_mig", &mlx5c_save_fops, migf,
-				  O_RDONLY);
+	filp = mlx5c_data_file(mvdev, &mlx5c_save_fops, migf, O_RDONLY);
 	if (IS_ERR(filp)) {
 		mutex_destroy(&migf->lock);
 		mlx5c_free(migf);
 		return ERR_CAST(filp);
 	}
 	migf->filp = filp;
-	stream_open(filp->f_inode, filp);
-	/* The fd may outlive the device's binding: keep mvdev alive. */
-	get_device(&mvdev->core_device.vdev.device);
 
 	ret = mlx5c_save_file_start(migf, precopy);
 	if (ret) {
