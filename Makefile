@@ -122,7 +122,9 @@ demo: deps
 
 bench: deps
 	$(MAKE) all
-	$(TOP)/tools/testing/vm/run --timeout 1800 -- $(TOP)/tools/testing/bench/run.sh
+	$(TOP)/tools/testing/vm/run --timeout 1800 -- $(TOP)/tools/testing/bench/run.sh downtime
+	$(TOP)/tools/testing/vm/run --timeout 1800 --ivshmem-size 16M -- \
+		$(TOP)/tools/testing/bench/run.sh channels
 
 check-debug: deps
 	$(MAKE) all

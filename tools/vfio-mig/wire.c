@@ -344,6 +344,7 @@ int vmig_hs_server(int fd, struct vmig_hs_state *st, struct vmig_hello *h,
 static void tune_socket(int fd)
 {
 	int one = 1, idle = 10, intvl = 5, cnt = 3;
+	int notsent_lowat = 128 << 10;
 	unsigned user_timeout = 30000;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -353,6 +354,15 @@ static void tune_socket(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
 		   sizeof(user_timeout));
+	/*
+	 * A sender is "free" for the next chunk only when little of what it
+	 * was given is still unsent: without this a channel's send buffer
+	 * (megabytes after autotuning) swallows several chunks, chunks pile
+	 * up behind a slow channel and the in-order writer waits for them
+	 * while the credit window keeps the other channels idle.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat,
+		   sizeof(notsent_lowat));
 }
 
 int vmig_listen(const char *host, const char *port, char *err, size_t errlen)

@@ -1,7 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Run inside the test VM by `make bench`: every benchmark, JSON in build/bench/.
+# Run inside the test VM by `make bench`, JSON in build/bench/:
+#   run.sh [downtime] [channels]     default: both
+# make bench boots one VM per benchmark: downtime with the default 64 MiB
+# functions, channels with 16 MiB ones (its capped links are slow).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 mkdir -p "$top/build/bench"
-"$top/build/selftests/downtime" "$top/build/bench/downtime.json"
+benches=("$@")
+[ ${#benches[@]} -gt 0 ] || benches=(downtime channels)
+for b in "${benches[@]}"; do
+	case $b in
+	downtime) "$top/build/selftests/downtime" "$top/build/bench/downtime.json" ;;
+	channels) "$top/tools/testing/bench/channels.sh" "$top/build/bench/channels.json" ;;
+	*) echo "bench: unknown benchmark $b" >&2; exit 2 ;;
+	esac
+done
