@@ -25,7 +25,7 @@ base_pkgs=(
 	qemu-system-x86 busybox-static kmod cpio xz-utils zstd
 	libnl-3-dev libnl-genl-3-dev pkg-config iproute2 sparse
 	linux-source-6.12 clang libclang-rt-14-dev perl python3 pciutils
-	libxxhash-dev python3-docutils dkms
+	libxxhash-dev python3-docutils dkms udev
 )
 
 missing() {

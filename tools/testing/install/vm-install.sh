@@ -37,7 +37,7 @@ mapfile -t funcs < <(for d in /sys/bus/pci/devices/*; do
 done)
 
 echo "TAP version 13"
-echo "1..11"
+echo "1..12"
 
 # guest-init.sh loads vfio_pci_core and vfio_iommu_type1 even with
 # --no-module: unload them, so that modprobe has to load them.
@@ -74,7 +74,22 @@ tap $? "modprobe_d_softdep_and_options"
 [ -z "$(driver_of "${funcs[0]}")" ] && [ -z "$(driver_of "${funcs[1]}")" ]
 tap $? "no_binding_without_override"
 
-# One function by hand, the other with the udev sample's helper.
+# The udev sample, for the second function: udevadm test applies its
+# driver_override and shows the helper it would run.
+mkdir -p /run/udev /etc/udev/rules.d
+sed "s/0000:02:00.0/${funcs[1]}/" "$top/samples/udev/90-$drv.rules" \
+	> "/etc/udev/rules.d/90-$drv.rules" &&
+	udevadm test --action=add "/sys/bus/pci/devices/${funcs[1]}" > /tmp/install.out 2>&1
+rc=$?
+grep -E "90-$drv|^run:" /tmp/install.out | sed 's/^/# /'
+[ $rc -eq 0 ] && grep -qxF "run: '/usr/local/sbin/mlx5c-vfio-pci-bind ${funcs[1]}'" /tmp/install.out &&
+	[ "$(cat "/sys/bus/pci/devices/${funcs[1]}/driver_override")" = "$drv" ] &&
+	[ -z "$(driver_of "${funcs[1]}")" ]
+tap $? "udev_rule_sets_override"
+rm -f "/etc/udev/rules.d/90-$drv.rules"
+
+# One function by hand, the other with the udev sample's helper, as udev
+# would run it.
 echo "$drv" > "/sys/bus/pci/devices/${funcs[0]}/driver_override" &&
 	echo "${funcs[0]}" > /sys/bus/pci/drivers_probe &&
 	[ "$(driver_of "${funcs[0]}")" = "$drv" ] &&
