@@ -46,6 +46,9 @@ if [ -f "$top/tools/vfio-mig/Makefile" ]; then
 		grep -B2 -A10 '^not ok ' "$log/vfio-mig.log" | sed 's/^/#   /' | head -n 60
 fi
 
+echo "# host fuzzing: libFuzzer on the driver's stream parser"
+step parser_libfuzzer make -s -C "$top/tools/testing/fuzz" run RUNS=100000
+
 echo "# install: modinfo, man page, DKMS"
 inst=$top/tools/testing/install
 step modinfo_fields "$inst/modinfo.sh" "$top/build/module/mlx5c-vfio-pci.ko"

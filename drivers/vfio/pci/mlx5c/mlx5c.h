@@ -5,7 +5,8 @@
  *   main.c     VFIO glue: PCI driver, vfio_device ops, reset handling
  *   fsm.c      the migration state machine (mig_ops)
  *   save.c     the saving data file and its record stream
- *   resume.c   the resuming data file and its stream parser
+ *   resume.c   the resuming data file
+ *   stream.c   the record stream parser (also built in userspace)
  *   cmd.c      the firmware command interface, fault injection, counters
  *   emu.c      the emulated firmware: images, dirty tracking, async saves
  *   debugfs.c  per-device debugfs knobs
@@ -24,9 +25,10 @@
 #include <linux/mlx5c_genl.h>
 #include <linux/vfio_mig_compat.h>
 
+#include "stream.h"
+
 #define MLX5C_DRV_NAME		"mlx5c-vfio-pci"
 #define MLX5C_STATE_BAR		VFIO_PCI_BAR2_REGION_INDEX
-#define MLX5C_HDR_SIZE		sizeof(struct mlx5c_mig_header)
 /* The first page of device memory is critical initial data (context). */
 #define MLX5C_CTX_PAGE		0
 
@@ -96,28 +98,13 @@ struct mlx5c_save_file {
 	u64 seq;			/* next image number */
 };
 
-enum mlx5c_parse_state {
-	MLX5C_PARSE_HEADER,
-	MLX5C_PARSE_PAYLOAD,
-	MLX5C_PARSE_SKIP,
-};
-
 struct mlx5c_resume_file {
 	struct file *filp;
 	struct mlx5c_vf *mvdev;
 	struct mutex lock;		/* everything below */
 	bool disabled;
 	int error;			/* sticky, negative errno */
-	enum mlx5c_parse_state state;
-	u8 hdr[MLX5C_HDR_SIZE];
-	size_t hdr_len;
-	u64 rec_size;
-	u32 rec_tag;
-	u64 rec_pos;
-	u8 small[sizeof(struct mlx5c_mig_stop_copy_size)];
-	void *buf;			/* image being received */
-	size_t buf_size;
-	u64 images;			/* images loaded */
+	struct mlx5c_parser parser;
 };
 
 /* The emulated firmware's view of the function. */
@@ -181,9 +168,7 @@ static inline struct mlx5c_vf *to_mlx5c(struct vfio_device *vdev)
 
 /* main.c */
 void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev);
-void *mlx5c_alloc(size_t size);
 void *mlx5c_zalloc(size_t size);
-void mlx5c_free(void *p);
 
 /* fsm.c */
 extern const struct vfio_migration_ops mlx5c_mig_ops;
