@@ -39,7 +39,6 @@ case $ko in
 esac
 "${d[@]}" status -m "$name" | grep -q "$name/$ver, $kver, .*: installed" ||
 	{ echo "dkms status does not say installed" >&2; exit 1; }
-modinfo "$ko"
 "$top/tools/testing/install/modinfo.sh" "$ko"
 set -x
 "${d[@]}" remove -m "$name" -v "$ver" --all --no-depmod
