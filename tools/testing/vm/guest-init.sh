@@ -34,9 +34,12 @@ guest_fail() {
 	power_off
 }
 
-for m in vfio_pci_core vfio_iommu_type1; do
-	modprobe "$m" 2>/dev/null || [ -d "/sys/module/$m" ] ||
-		guest_fail "cannot load $m"
+# Modules, or built in (a debug kernel): then a symbol of theirs is there.
+for m in vfio_pci_core:vfio_pci_core_register_device \
+	 vfio_iommu_type1:vfio_iommu_type1_ioctl; do
+	modprobe "${m%%:*}" 2>/dev/null ||
+		grep -qw "${m#*:}" /proc/kallsyms ||
+		guest_fail "cannot load ${m%%:*}"
 done
 if [ "$MLX5C_LOAD_MODULE" = 1 ]; then
 	insmod "$MLX5C_MODULE" || guest_fail "cannot insmod $MLX5C_MODULE"

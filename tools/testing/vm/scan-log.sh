@@ -4,8 +4,9 @@
 log=$1
 pattern='WARNING:|BUG:|Oops|kernel BUG|general protection fault|'
 pattern+='possible circular locking|possible recursive locking|'
-pattern+='inconsistent lock state|lockdep|INFO: task .* blocked for more than|'
-pattern+='hung_task|UBSAN:|KASAN:|kmemleak:.*new suspected|'
+pattern+='inconsistent lock state|possible irq lock inversion|'
+pattern+='suspicious RCU usage|INFO: task .* blocked for more than|'
+pattern+='UBSAN:|KASAN:|kmemleak:.*new suspected|'
 pattern+='Kernel panic|stack-protector|refcount_t:|list_(add|del) corruption'
 [ -f "$log" ] || exit 0
 if grep -E -n "$pattern" "$log" >&2; then
