@@ -38,22 +38,6 @@ void progress_end(struct progress *p)
 		fprintf(stderr, "\r\033[K");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void json_channels(FILE *f, unsigned n,
 			  const struct vmig_chan_stats *cs)
 {

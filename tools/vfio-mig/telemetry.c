@@ -158,22 +158,6 @@ static const char *errno_name(uint32_t err)
 	return s ? s : "-";
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* "2025-01-31T12:00:00.123456789Z" from CLOCK_REALTIME nanoseconds. */
 static void fmt_time(uint64_t ns, char *buf, size_t len)
 {

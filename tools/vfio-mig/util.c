@@ -140,3 +140,20 @@ const char *fmt_bytes(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%llu B", (unsigned long long)v);
 	return buf;
 }
+
+/* @s as a JSON string, quotes included; NULL prints as "". */
+void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}

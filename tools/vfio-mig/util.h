@@ -7,6 +7,7 @@
 #define VFIO_MIG_UTIL_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,5 +69,7 @@ int parse_size(const char *s, uint64_t *out);
 int parse_u64(const char *s, uint64_t *out);
 uint64_t random_u64(void);
 const char *fmt_bytes(uint64_t v, char *buf, size_t len);
+
+void json_str(FILE *f, const char *s);
 
 #endif
