@@ -154,7 +154,7 @@ static struct file *mlx5c_set_state(struct vfio_device *vdev,
 	struct file *res = NULL;
 	int ret;
 
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	/* Nothing leaves ERROR but a reset (the core has no arc from it). */
 	if (mvdev->mig_state == S(ERROR))
 		res = ERR_PTR(-EINVAL);
@@ -195,7 +195,7 @@ static int mlx5c_get_state(struct vfio_device *vdev,
 {
 	struct mlx5c_vf *mvdev = to_mlx5c(vdev);
 
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	*state = mvdev->mig_state;
 	mlx5c_state_mutex_unlock(mvdev);
 	return 0;
@@ -216,7 +216,7 @@ static int mlx5c_get_data_size(struct vfio_device *vdev,
 	size_t size;
 	int ret;
 
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	migf = mvdev->saving_migf;
 	if (migf && (mvdev->mig_state == S(PRE_COPY) ||
 		     mvdev->mig_state == S(PRE_COPY_P2P))) {
@@ -249,7 +249,7 @@ int mlx5c_feature_precopy_v2(struct mlx5c_vf *mvdev, u32 flags, size_t argsz)
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
 	if (ret != 1)
 		return ret;
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	mvdev->precopy_v2 = true;
 	mlx5c_state_mutex_unlock(mvdev);
 	return 0;

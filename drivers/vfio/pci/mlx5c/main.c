@@ -48,17 +48,19 @@ void mlx5c_free(void *p)
 }
 
 /*
- * Every release of the state mutex goes through here, so that a reset
- * that could not take the mutex (see mlx5c_reset_done) is applied by
- * whoever held it.
+ * Apply a reset that mlx5c_reset_done() could only note: back to RUNNING
+ * with every session ended.  Caller holds the state mutex.
  */
-void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev)
+static void mlx5c_apply_reset(struct mlx5c_vf *mvdev)
 {
 	u32 old;
 
-again:
-	spin_lock(&mvdev->reset_lock);
-	if (mvdev->deferred_reset) {
+	for (;;) {
+		spin_lock(&mvdev->reset_lock);
+		if (!mvdev->deferred_reset) {
+			spin_unlock(&mvdev->reset_lock);
+			return;
+		}
 		mvdev->deferred_reset = false;
 		spin_unlock(&mvdev->reset_lock);
 		old = mvdev->mig_state;
@@ -66,20 +68,43 @@ again:
 		mlx5c_disable_files(mvdev);
 		mlx5c_emu_reset(mvdev);
 		mlx5c_stat_add(mvdev, MLX5C_STAT_RESETS, 1);
-		/* The reset may run under the PCI core's locks: no reclaim. */
 		mlx5c_notify_state(mvdev, old, mvdev->mig_state,
-				   MLX5C_GENL_CAUSE_RESET, GFP_ATOMIC);
-		goto again;
+				   MLX5C_GENL_CAUSE_RESET, GFP_KERNEL);
 	}
-	mutex_unlock(&mvdev->state_mutex);
-	spin_unlock(&mvdev->reset_lock);
 }
 
 /*
- * The function was reset: back to RUNNING with every session ended.  The
- * core may hold locks that the state mutex nests inside (mm locks through
- * the fault path), so never sleep on the state mutex here: the holder
- * applies the reset when it unlocks.
+ * Every taker of the state mutex goes through these two, so that whoever
+ * looks at the migration state after a reset sees it applied.
+ */
+void mlx5c_state_mutex_lock(struct mlx5c_vf *mvdev)
+{
+	mutex_lock(&mvdev->state_mutex);
+	mlx5c_apply_reset(mvdev);
+}
+
+void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev)
+{
+	mlx5c_apply_reset(mvdev);
+	mutex_unlock(&mvdev->state_mutex);
+}
+
+static void mlx5c_reset_work(struct work_struct *work)
+{
+	struct mlx5c_vf *mvdev = container_of(work, struct mlx5c_vf,
+					      reset_work);
+
+	mlx5c_state_mutex_lock(mvdev);
+	mlx5c_state_mutex_unlock(mvdev);
+}
+
+/*
+ * The function was reset.  The core calls this with its memory_lock held,
+ * which the fault path takes under mmap_lock, and ending a session takes
+ * the data file's lock, which a read holds across copy_to_user: applying
+ * the reset here could deadlock (lockdep saw the cycle).  So only note it:
+ * the next taker of the state mutex applies it, and a work item makes sure
+ * there is one.
  */
 static void mlx5c_reset_done(struct pci_dev *pdev)
 {
@@ -89,12 +114,8 @@ static void mlx5c_reset_done(struct pci_dev *pdev)
 
 	spin_lock(&mvdev->reset_lock);
 	mvdev->deferred_reset = true;
-	if (!mutex_trylock(&mvdev->state_mutex)) {
-		spin_unlock(&mvdev->reset_lock);
-		return;
-	}
 	spin_unlock(&mvdev->reset_lock);
-	mlx5c_state_mutex_unlock(mvdev);
+	queue_work(system_wq, &mvdev->reset_work);
 }
 
 static int mlx5c_init_dev(struct vfio_device *core_vdev)
@@ -107,6 +128,7 @@ static int mlx5c_init_dev(struct vfio_device *core_vdev)
 		return ret;
 	mutex_init(&mvdev->state_mutex);
 	spin_lock_init(&mvdev->reset_lock);
+	INIT_WORK(&mvdev->reset_work, mlx5c_reset_work);
 	spin_lock_init(&mvdev->knob_lock);
 	spin_lock_init(&mvdev->stats_lock);
 	INIT_LIST_HEAD(&mvdev->genl_node);
@@ -128,6 +150,7 @@ static void mlx5c_release_dev(struct vfio_device *core_vdev)
 {
 	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
 
+	cancel_work_sync(&mvdev->reset_work);
 	mlx5c_emu_uninit(mvdev);
 	mutex_destroy(&mvdev->state_mutex);
 	vfio_pci_core_release_dev(core_vdev);
@@ -143,7 +166,7 @@ static int mlx5c_open_device(struct vfio_device *core_vdev)
 	if (ret)
 		return ret;
 
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	ret = mlx5c_emu_open(mvdev);
 	if (mvdev->mig_state != VFIO_DEVICE_STATE_RUNNING)
 		mlx5c_notify_state(mvdev, mvdev->mig_state,
@@ -164,7 +187,7 @@ static void mlx5c_close_device(struct vfio_device *core_vdev)
 {
 	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
 
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	mlx5c_disable_files(mvdev);
 	mlx5c_emu_close(mvdev);
 	mlx5c_state_mutex_unlock(mvdev);
@@ -228,6 +251,8 @@ static void mlx5c_remove(struct pci_dev *pdev)
 
 	mlx5c_genl_remove(mvdev);
 	vfio_pci_core_unregister_device(vdev);
+	/* The last close may have reset the function: apply it now. */
+	flush_work(&mvdev->reset_work);
 	mlx5c_debugfs_remove(mvdev);
 	vfio_put_device(&vdev->vdev);
 }

@@ -149,6 +149,7 @@ struct mlx5c_vf {
 	enum vfio_device_mig_state mig_state;
 	spinlock_t reset_lock;		/* deferred_reset */
 	bool deferred_reset;
+	struct work_struct reset_work;	/* applies a deferred reset */
 	bool precopy_v2;		/* PRECOPY_INFOv2 opted in */
 	struct mlx5c_save_file *saving_migf;
 	struct mlx5c_resume_file *resuming_migf;
@@ -167,6 +168,7 @@ static inline struct mlx5c_vf *to_mlx5c(struct vfio_device *vdev)
 }
 
 /* main.c */
+void mlx5c_state_mutex_lock(struct mlx5c_vf *mvdev);
 void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev);
 void *mlx5c_zalloc(size_t size);
 

@@ -271,7 +271,7 @@ static int mlx5c_fill_dev(struct sk_buff *skb, struct mlx5c_vf *mvdev,
 	if (cb)
 		genl_dump_check_consistent(cb, hdr);
 
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	state = mvdev->mig_state;
 	mlx5c_state_mutex_unlock(mvdev);
 

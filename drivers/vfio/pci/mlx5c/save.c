@@ -326,7 +326,7 @@ static long mlx5c_precopy_ioctl(struct file *filp, unsigned int cmd,
 		return -EINVAL;
 
 	mlx5c_stat_add(mvdev, MLX5C_STAT_PRECOPY_INFO, 1);
-	mutex_lock(&mvdev->state_mutex);
+	mlx5c_state_mutex_lock(mvdev);
 	if (mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
 	    mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
 		ret = -EINVAL;
