@@ -169,15 +169,6 @@ static int cycle_device(struct race *r, bool unbind)
 	return ret;
 }
 
-static long long live_allocs(void)
-{
-	char val[32];
-
-	if (sysfs_read("/sys/kernel/debug/mlx5c/live_allocs", val, sizeof(val)))
-		return -1;
-	return atoll(val);
-}
-
 TEST(everything_at_once)
 {
 	char bdf[MLX5C_MAX_FUNCS][BDF_LEN];
@@ -226,7 +217,7 @@ TEST(everything_at_once)
 	ASSERT_EQ(ST(RUNNING), got);
 	knob_write(r.bdf, "latency_ms", "1");
 	vdev_close(&r.d);
-	ASSERT_EQ(before, live_allocs());
+	ASSERT_EQ(before, settle_allocs(before));
 }
 
 /* Data fds that outlive the device's binding stay safe to use and close. */
