@@ -5,20 +5,29 @@
 #   make            build the module (W=1), vfio-mig and the selftests
 #   make check      install what is missing, lint, run every test (host + VM)
 #   make demo       install what is missing and run the demo in the VM
-#   make bench      benchmarks in the VM (not tests)
+#   make bench      benchmarks, on the host and in the VM (not tests);
+#                   make bench-transport only the host part
+#   make mutants    one-line mutations of the driver and vfio-mig, each run
+#                   against the tests that cover it: every one must be caught
 #   make fuzz       10000 fuzzed streams through the resuming parser in the VM
 #   make check-debug  the VM suite on a debug kernel (KASAN, lockdep,
 #                   kmemleak, debug objects) built once from linux-source-6.12
 #   make vm-shell   an interactive shell in the test VM
 #   make C=1        also run sparse over the module
-#   make install    install the module (updates/, then depmod), vfio-mig, its
-#                   man page and mlx5c-vfio-pci-bind; make uninstall removes them
+#   make docs-check every Documentation/*.rst through docutils, warnings as errors
+#   make install    install the module through Kbuild's modules_install
+#                   (updates/, stripped, compressed and signed as the kernel
+#                   expects, then depmod), vfio-mig, its man page and
+#                   mlx5c-vfio-pci-bind; make uninstall removes them
 #   make man        the vfio-mig(1) man page from Documentation/vfio-mig.rst
 #   make dkms-src   the module's source tree for DKMS (DKMS_SRC=...)
 #
 # KVER, KDIR and VM_KERNEL select another kernel to build for and boot.
-# make install honours DESTDIR, PREFIX (/usr/local), BINDIR, SBINDIR and MANDIR; with
-# DESTDIR set it does not run depmod (run "depmod KVER" on the target).
+# make install honours DESTDIR, PREFIX (/usr/local), BINDIR, SBINDIR and MANDIR for
+# the tools, INSTALL_MOD_PATH (default DESTDIR), INSTALL_MOD_DIR (updates) and
+# INSTALL_MOD_STRIP (1) for the module, MODULE_SIG_KEY and MODULE_SIG_CERT to
+# sign it; with INSTALL_MOD_PATH set it does not run depmod (run "depmod KVER"
+# on the target).
 # See Documentation/mlx5c-vfio-pci.rst, "Installing".
 
 SHELL := /bin/bash
@@ -33,20 +42,38 @@ MODSRC := drivers/vfio/pci/mlx5c
 VERSION := $(shell sed -n 's/^MODULE_VERSION("\(.*\)");/\1/p' $(MODSRC)/main.c)
 VFIO_MIG := $(BUILD)/vfio-mig/vfio-mig
 MAN := $(BUILD)/man/vfio-mig.1
+KTAP := $(TOP)/tools/testing/ktap.py
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
-MODDIR ?= /lib/modules/$(KVER)/updates
 DEPMOD ?= depmod
+# The module goes through Kbuild's modules_install, which installs it under
+# $(INSTALL_MOD_PATH)/lib/modules/KERNELRELEASE/$(INSTALL_MOD_DIR), strips it
+# (INSTALL_MOD_STRIP: 1 is --strip-debug, empty keeps everything, anything else
+# is strip's options), signs it when the kernel has CONFIG_MODULE_SIG_ALL and
+# compresses it as CONFIG_MODULE_COMPRESS_* say (Debian: xz).
+INSTALL_MOD_PATH ?= $(DESTDIR)
+INSTALL_MOD_DIR ?= updates
+INSTALL_MOD_STRIP ?= 1
+# Signing: Kbuild signs with the kernel's own key when the build tree has it
+# (a kernel built here); MODULE_SIG_KEY (a PEM private key, or a pkcs11: URI)
+# and MODULE_SIG_CERT (its X.509 certificate, PEM or DER: e.g. DKMS's
+# /var/lib/dkms/mok.key and mok.pub) sign with another key; with neither the
+# module is installed unsigned.
+MODULE_SIG_KEY ?=
+MODULE_SIG_CERT ?=
+kconfig = $(shell sed -n 's/^$(1)=//p' $(KDIR)/include/config/auto.conf 2>/dev/null)
+KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+MODLIB = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)
 RST2MAN ?= rst2man
 DKMS_SRC ?= $(DESTDIR)/usr/src/mlx5c-vfio-pci-$(VERSION)
 
 export KVER KDIR KSRC VM_KERNEL
 
-.PHONY: all deps module tools selftests check check-debug demo bench fuzz vm-shell lint \
-	checkpatch sparse clean man install uninstall dkms-src samples
+.PHONY: all deps module tools selftests check check-debug demo bench bench-transport fuzz vm-shell lint \
+	checkpatch sparse docs-check mutants clean man install install-check modules_install uninstall dkms-src samples
 
 all: module tools selftests samples man
 
@@ -58,8 +85,11 @@ module:
 	@mkdir -p $(BUILD)/module
 	cp $(MODSRC)/mlx5c-vfio-pci.ko $(MODULE)
 
+# mtty: linux-source-6.12's mtty sample, built for KDIR, for the VM test of
+# vfio-mig against a driver written elsewhere (tools/vfio-mig/tests/mtty-vm.sh).
 tools:
-	$(if $(wildcard tools/vfio-mig/Makefile),$(MAKE) -C tools/vfio-mig O=$(BUILD)/vfio-mig)
+	$(MAKE) -C tools/vfio-mig O=$(BUILD)/vfio-mig
+	$(MAKE) -C tools/vfio-mig O=$(BUILD)/vfio-mig mtty
 
 selftests:
 	$(MAKE) -C tools/testing/selftests/mlx5c O=$(BUILD)/selftests KSRC=$(KSRC)
@@ -77,21 +107,48 @@ $(MAN): Documentation/vfio-mig.rst
 	mv $@.tmp $@
 
 # Installs what "make" built; it builds nothing but the man page.
-install: $(MAN)
-	@test -n "$(KVER)" || { echo "install: no KVER" >&2; exit 1; }
-	@for f in $(MODULE) $(VFIO_MIG); do test -f $$f || \
-		{ echo "install: $$f is missing: run make first" >&2; exit 1; }; done
-	install -D -m 644 $(MODULE) $(DESTDIR)$(MODDIR)/mlx5c-vfio-pci.ko
+install: $(MAN) modules_install
 	install -D -m 755 $(VFIO_MIG) $(DESTDIR)$(BINDIR)/vfio-mig
 	install -D -m 755 samples/udev/mlx5c-vfio-pci-bind $(DESTDIR)$(SBINDIR)/mlx5c-vfio-pci-bind
 	install -D -m 644 $(MAN) $(DESTDIR)$(MANDIR)/man1/vfio-mig.1
-	$(if $(DESTDIR),@echo "install: DESTDIR is set: run 'depmod $(KVER)' on the target",$(DEPMOD) -a $(KVER))
+	$(if $(INSTALL_MOD_PATH),@echo "install: INSTALL_MOD_PATH is set: run 'depmod $(KVER)' on the target",$(DEPMOD) -a $(KVER))
+
+install-check:
+	@test -n "$(KVER)" || { echo "install: no KVER" >&2; exit 1; }
+	@test "$(KREL)" = "$(KVER)" || { echo "install: KDIR $(KDIR) is for '$(KREL)', not KVER $(KVER)" >&2; exit 1; }
+	@for f in $(MODSRC)/mlx5c-vfio-pci.ko modules.order $(VFIO_MIG); do test -f $$f || \
+		{ echo "install: $$f is missing: run make first" >&2; exit 1; }; done
+	@test -z "$(MODULE_SIG_KEY)$(MODULE_SIG_CERT)" || \
+		{ test -n "$(MODULE_SIG_KEY)" && test -n "$(MODULE_SIG_CERT)"; } || \
+		{ echo "install: MODULE_SIG_KEY and MODULE_SIG_CERT go together" >&2; exit 1; }
+	@test -z "$(MODULE_SIG_KEY)" || test -n "$(call kconfig,CONFIG_MODULE_SIG_HASH)" || \
+		{ echo "install: $(KDIR) has no CONFIG_MODULE_SIG: it cannot check a signature" >&2; exit 1; }
+	@test -z "$(MODULE_SIG_CERT)" || test -r "$(MODULE_SIG_CERT)" || \
+		{ echo "install: cannot read MODULE_SIG_CERT $(MODULE_SIG_CERT)" >&2; exit 1; }
+	@case "$(MODULE_SIG_KEY)" in ""|pkcs11:*) ;; *) test -r "$(MODULE_SIG_KEY)" || \
+		{ echo "install: cannot read MODULE_SIG_KEY $(MODULE_SIG_KEY)" >&2; exit 1; } ;; esac
+
+# Kbuild signs during modules_install with CONFIG_MODULE_SIG_KEY and
+# certs/signing_key.x509 of the build tree, and for an external module it
+# ignores a failure (Debian's headers have neither). Without a key of ours or
+# of the tree's, signing is turned off so that no failed attempt is printed;
+# with MODULE_SIG_KEY, Kbuild's sign command is given our key and certificate
+# and a failure stops the install. depmod is ours (below), not Kbuild's.
+sig_tree_key = $(wildcard $(KDIR)/certs/signing_key.x509)
+sig_args = $(if $(MODULE_SIG_KEY),CONFIG_MODULE_SIG_ALL=y \
+	'cmd_sign=scripts/sign-file $$(CONFIG_MODULE_SIG_HASH) "$(if $(filter pkcs11:%,$(MODULE_SIG_KEY)),$(MODULE_SIG_KEY),$(abspath $(MODULE_SIG_KEY)))" "$(abspath $(MODULE_SIG_CERT))" $$@',$(if $(sig_tree_key),,CONFIG_MODULE_SIG_ALL=))
+
+modules_install: install-check
+	rm -f $(MODLIB)/$(INSTALL_MOD_DIR)/$(MODSRC)/mlx5c-vfio-pci.ko{,.gz,.xz,.zst}
+	DEPMOD=true $(MAKE) -C $(KDIR) M=$(TOP) modules_install INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) INSTALL_MOD_STRIP=$(INSTALL_MOD_STRIP) $(sig_args)
 
 uninstall:
 	@test -n "$(KVER)" || { echo "uninstall: no KVER" >&2; exit 1; }
-	rm -f $(DESTDIR)$(MODDIR)/mlx5c-vfio-pci.ko $(DESTDIR)$(BINDIR)/vfio-mig \
+	rm -f $(MODLIB)/$(INSTALL_MOD_DIR)/$(MODSRC)/mlx5c-vfio-pci.ko{,.gz,.xz,.zst} \
+		$(DESTDIR)$(BINDIR)/vfio-mig \
 		$(DESTDIR)$(SBINDIR)/mlx5c-vfio-pci-bind $(DESTDIR)$(MANDIR)/man1/vfio-mig.1
-	$(if $(DESTDIR),@echo "uninstall: DESTDIR is set: run 'depmod $(KVER)' on the target",$(DEPMOD) -a $(KVER))
+	$(if $(INSTALL_MOD_PATH),@echo "uninstall: INSTALL_MOD_PATH is set: run 'depmod $(KVER)' on the target",$(DEPMOD) -a $(KVER))
 
 # The module's sources as DKMS wants them under /usr/src/NAME-VERSION.
 dkms-src:
@@ -102,6 +159,14 @@ dkms-src:
 	install -m 644 $(MODSRC)/Kbuild $(MODSRC)/*.h \
 		$(filter-out %.mod.c,$(wildcard $(MODSRC)/*.c)) $(DKMS_SRC)/$(MODSRC)/
 	install -m 644 include/uapi/linux/*.h $(DKMS_SRC)/include/uapi/linux/
+
+# Every page of Documentation/ through docutils, warnings as errors.
+docs-check:
+	@command -v rst2html >/dev/null || \
+		{ echo "rst2html not found: scripts/install-deps.sh (python3-docutils)" >&2; exit 1; }
+	@for f in Documentation/*.rst; do \
+		rst2html --halt=warning --report=warning $$f > /dev/null || \
+		{ echo "$$f: docutils reports above" >&2; exit 1; }; done
 
 sparse:
 	$(MAKE) -C $(KDIR) M=$(TOP) W=1 C=2 modules
@@ -122,19 +187,39 @@ demo: deps
 
 bench: deps
 	$(MAKE) all
+	$(MAKE) bench-transport
 	$(TOP)/tools/testing/vm/run --timeout 1800 -- $(TOP)/tools/testing/bench/run.sh downtime
 	$(TOP)/tools/testing/vm/run --timeout 1800 --ivshmem-size 16M -- \
 		$(TOP)/tools/testing/bench/run.sh channels
+	$(TOP)/tools/testing/vm/run --timeout 5400 --ivshmem-size 256M --mem 3G -- \
+		$(TOP)/tools/testing/bench/run.sh qemu
+
+# The host part of make bench (no VM): vfio-mig's transport over loopback
+# against a raw copy, build/bench/transport.json.  Fails if a run fails.
+bench-transport:
+	$(MAKE) -C $(TOP)/tools/vfio-mig bench
+	@mkdir -p $(BUILD)/bench
+	BENCH_COMMIT=$$(git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown) \
+		$(BUILD)/vfio-mig/transport-bench $(BUILD)/bench/transport.json
 
 check-debug: deps
 	$(MAKE) all
 	@mkdir -p $(BUILD)/debug
-	$(TOP)/tools/testing/debug-kernel/check.sh 2>&1 | tee $(BUILD)/debug/check.log; \
-	status=$${PIPESTATUS[0]}; \
-	grep -E '^(not )?ok ' $(BUILD)/debug/check.log > $(BUILD)/debug/tap; \
-	if [ $$status -eq 0 ]; then echo "ok - debug_vm_run_clean" >> $(BUILD)/debug/tap; \
-	else echo "not ok - debug_vm_run_clean (status $$status)" >> $(BUILD)/debug/tap; fi; \
-	$(TOP)/tools/testing/tally.sh $(BUILD)/debug/tap
+	@{ echo "TAP version 13"; echo "1..1"; \
+	$(TOP)/tools/testing/debug-kernel/check.sh > $(BUILD)/debug/vm.out; status=$$?; \
+	$(KTAP) --wrap $(BUILD)/debug/vm.out > $(BUILD)/debug/vm.ktap; \
+	sed 's/^/# /' $(BUILD)/debug/vm.ktap; \
+	$(KTAP) --expected-skips $(TOP)/tools/testing/expected-skips --name debug_vm_suite $(BUILD)/debug/vm.ktap > $(BUILD)/debug/vm.judge; judged=$$?; \
+	sed 's/^/# /' $(BUILD)/debug/vm.judge; \
+	if [ $$status -eq 0 ] && [ $$judged -eq 0 ]; then echo "ok 1 debug_vm_suite"; \
+	else echo "not ok 1 debug_vm_suite # exit=$$status"; fi; } | tee $(BUILD)/debug/ktap; \
+	$(KTAP) --expected-skips $(TOP)/tools/testing/expected-skips --tally $(BUILD)/debug/ktap
+
+# Each mutation of tools/testing/mutants/mutants.list built and run against
+# the tests that cover it (MUTANTS="NAME..." for some); not part of check.
+mutants: deps
+	$(MAKE) all
+	$(TOP)/tools/testing/mutants/run.sh $(MUTANTS)
 
 fuzz: deps
 	$(MAKE) all

@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The demo, run inside the test VM by `make demo`: a live migration from
-# one mlx5c function to another.  The source gets a pattern and a writer
-# that keeps dirtying its memory while it runs; vfio-mig moves the state
-# with PRE_COPY over 4 channels; the two memories are then compared.
+# The demo, run inside the test VM by `make demo`.  First QEMU, the VMM,
+# migrates a running guest between two mlx5c functions (the qemu_migration
+# selftest's plain and multifd cases, with QEMU's figures).  Then a live
+# migration from one mlx5c function to another with vfio-mig: the source
+# gets a pattern and a writer that keeps dirtying its memory while it runs;
+# vfio-mig moves the state with PRE_COPY over 4 channels; the two memories
+# are then compared.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bar2ctl=$top/build/selftests/bar2ctl
@@ -18,6 +21,12 @@ done
 src=${funcs[0]}
 dst=${funcs[1]}
 
+echo "== part 1: QEMU $(qemu-system-x86_64 --version | sed -n 's/.*version \([^ ]*\).*/\1/p') migrates a running guest from $src to $dst"
+echo "   (the guest keeps writing the function's BAR2; plain, then multifd"
+echo "   with the device state over 4 channels; figures are QEMU's own)"
+"$top/tools/testing/selftests/mlx5c/qemu_migration.py" plain multifd
+echo
+echo "== part 2: vfio-mig"
 echo "== binding $src (source) and $dst (destination) to mlx5c-vfio-pci"
 "$bar2ctl" fill "$src" 2026
 "$bar2ctl" fill "$dst" 0

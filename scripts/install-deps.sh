@@ -22,10 +22,10 @@ newest_kver() {
 
 base_pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves
-	qemu-system-x86 busybox-static kmod cpio xz-utils zstd
+	busybox-static kmod cpio xz-utils zstd
 	libnl-3-dev libnl-genl-3-dev pkg-config iproute2 sparse
 	linux-source-6.12 clang libclang-rt-14-dev perl python3 pciutils
-	libxxhash-dev python3-docutils dkms udev
+	libxxhash-dev python3-docutils dkms udev python3-yaml python3-jsonschema openssl
 )
 
 missing() {
@@ -35,6 +35,49 @@ missing() {
 			grep -q '^install ok installed$' || echo "$p"
 	done
 }
+
+# QEMU comes from bookworm-backports: bookworm's own 7.2 has no VFIO
+# migration v2, and the VMM under test is the 10.0 that Debian ships there.
+# The suite is added only if missing and pinned so that nothing but what is
+# asked for with -t comes from it.
+backports_src=/etc/apt/sources.list.d/mlx5c-bookworm-backports.sources
+backports_pin=/etc/apt/preferences.d/mlx5c-bookworm-backports
+has_backports() {
+	grep -rqsE '(^|[[:space:]])bookworm-backports([[:space:]]|$)' \
+		/etc/apt/sources.list /etc/apt/sources.list.d/
+}
+if ! has_backports; then
+	echo "install-deps: adding Debian's bookworm-backports suite" >&2
+	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+		'Suites: bookworm-backports' 'Components: main' \
+		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+		"${sudo_cmd[@]}" tee "$backports_src" >/dev/null
+	printf '%s\n' 'Package: *' 'Pin: release n=bookworm-backports' 'Pin-Priority: 100' |
+		"${sudo_cmd[@]}" tee "$backports_pin" >/dev/null
+	"${sudo_cmd[@]}" apt-get update -qq >&2
+fi
+
+qemu_version() {
+	dpkg-query -W -f='${Status} ${Version}\n' qemu-system-x86 2>/dev/null |
+		sed -n 's/^install ok installed //p'
+}
+case "$(qemu_version)" in
+*:10.0.*) ;;
+*)
+	echo "install-deps: installing qemu-system-x86 10.0 from bookworm-backports" >&2
+	if ! "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends -t bookworm-backports qemu-system-x86 >&2; then
+		"${sudo_cmd[@]}" apt-get update -qq >&2
+		"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends -t bookworm-backports qemu-system-x86 >&2
+	fi
+	case "$(qemu_version)" in
+	*:10.0.*) ;;
+	*) echo "install-deps: qemu-system-x86 is '$(qemu_version)', not 10.0.x from bookworm-backports" >&2
+	   exit 1 ;;
+	esac
+	;;
+esac
 
 kver=$(newest_kver)
 if [ -z "$kver" ]; then

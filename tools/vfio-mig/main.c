@@ -18,10 +18,15 @@
 
 static const char *prog = "vfio-mig";
 
+#ifndef VFIO_MIG_VERSION
+#define VFIO_MIG_VERSION "unknown"
+#endif
+
 static void usage_main(FILE *f)
 {
 	fprintf(f,
 		"usage: %s COMMAND [ARGS]\n"
+		"       %s --version\n"
 		"\n"
 		"commands:\n"
 		"  info DEV                   migration flags, state, data size, PRECOPY_INFOv2\n"
@@ -29,7 +34,7 @@ static void usage_main(FILE *f)
 		"                             stop_copy, resuming, running_p2p, pre_copy,\n"
 		"                             pre_copy_p2p)\n"
 		"  save DEV --to HOST:PORT    migrate DEV's state out (source)\n"
-		"  load DEV --listen [HOST:]PORT  receive state into DEV (destination)\n"
+		"  load DEV --listen HOST:PORT  receive state into DEV (destination)\n"
 		"  migrate SRC DST            both ends in one process over loopback\n"
 		"  monitor [--json] [--count N]\n"
 		"                             print mlx5c-vfio-pci events as they happen\n"
@@ -37,10 +42,12 @@ static void usage_main(FILE *f)
 		"                             mlx5c-vfio-pci migration counters\n"
 		"\n"
 		"DEV is a PCI address (0000:00:03.0), an mdev UUID or a sysfs path.\n"
-		"'%s COMMAND --help' describes each command's options.\n"
+		"'%s COMMAND --help' describes each command's options; -j is short\n"
+		"for --json everywhere.\n"
 		"exit status: 0 ok, 1 migration failed, 2 usage error, 3 device error,\n"
-		"4 migration failed and the source device is not RUNNING.\n",
-		prog, prog);
+		"4 migration failed and the source device is not RUNNING, 5 outcome\n"
+		"unknown: this side's device is stopped, the other may be running.\n",
+		prog, prog, prog);
 }
 
 static const char xfer_help[] =
@@ -53,17 +60,25 @@ static const char xfer_help[] =
 	"                          the source while it runs\n"
 	"      --dirty-region N    region index for --dirty (default 2, BAR2)\n"
 	"      --dirty-ctx         let --dirty write the first 4 KiB too\n"
-	"      --crc               CRC32C on every chunk\n"
-	"      --window BYTES      credit window (default 8M, >= chunk size)\n"
+	"      --crc               an XXH3 checksum on every chunk\n"
+	"      --window BYTES      credit window per channel (default 8M, >= chunk\n"
+	"                          size); the session's window is BYTES x channels\n"
 	"      --chunk BYTES       max chunk size (default 1M, 4K..16M)\n"
 	"      --timeout-ms MS     connect/handshake timeout (default 10000)\n"
-	"      --json              print a JSON report on stdout\n"
+	"      --psk-file FILE     TLS 1.3 key, one line IDENTITY:HEXKEY (save and\n"
+	"                          load need it; migrate makes a random one)\n"
+	"      --insecure          no TLS: clear text, anyone may connect\n"
+	"      --progress-timeout-ms MS\n"
+	"                          fail when the peer sends nothing, or does not\n"
+	"                          progress, for MS (default 30000, 0 = never)\n"
+	"  -j, --json              print a JSON report on stdout\n"
 	"  -h, --help              this help\n";
 
 enum {
 	OPT_DOWNTIME = 256, OPT_NO_PRECOPY, OPT_MAX_ROUNDS, OPT_MAX_PRECOPY,
 	OPT_DIRTY, OPT_DIRTY_REGION, OPT_DIRTY_CTX, OPT_CRC, OPT_WINDOW,
-	OPT_CHUNK, OPT_JSON, OPT_TO, OPT_LISTEN, OPT_TIMEOUT,
+	OPT_CHUNK, OPT_JSON, OPT_TO, OPT_LISTEN, OPT_TIMEOUT, OPT_PROGRESS,
+	OPT_NO_START, OPT_PSK_FILE, OPT_INSECURE,
 };
 
 static const struct option xfer_opts[] = {
@@ -79,7 +94,11 @@ static const struct option xfer_opts[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "chunk", required_argument, NULL, OPT_CHUNK },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
+	{ "progress-timeout-ms", required_argument, NULL, OPT_PROGRESS },
+	{ "no-start", no_argument, NULL, OPT_NO_START },
+	{ "psk-file", required_argument, NULL, OPT_PSK_FILE },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "json", no_argument, NULL, 'j' },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "help", no_argument, NULL, 'h' },
@@ -88,6 +107,9 @@ static const struct option xfer_opts[] = {
 
 struct cli {
 	struct mig_opts o;
+	const char *psk_file;
+	bool insecure;
+	struct vmig_tls tls;
 	bool json;
 	const char *to;
 	const char *listen;
@@ -158,6 +180,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
 	case OPT_WINDOW:
 		ret = parse_num("window", arg, VMIG_MIN_CHUNK, 1ULL << 40, true,
 				&c->o.window);
+		c->o.window_set = true;
 		break;
 	case OPT_CHUNK:
 		ret = parse_num("chunk", arg, VMIG_MIN_CHUNK, VMIG_MAX_CHUNK,
@@ -168,7 +191,21 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
 		ret = parse_num("timeout-ms", arg, 1, 3600000, false, &v);
 		c->o.timeout_ms = v;
 		break;
-	case OPT_JSON:
+	case OPT_PROGRESS:
+		ret = parse_num("progress-timeout-ms", arg, 0, 86400000, false,
+				&v);
+		c->o.progress_ms = v;
+		break;
+	case OPT_NO_START:
+		c->o.no_start = true;
+		break;
+	case OPT_PSK_FILE:
+		c->psk_file = arg;
+		break;
+	case OPT_INSECURE:
+		c->insecure = true;
+		break;
+	case 'j':
 		c->json = true;
 		break;
 	case OPT_TO:
@@ -181,6 +218,41 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
 		ret = -EINVAL;
 	}
 	return ret;
+}
+
+/* TLS by default; clear text only with --insecure, and said loudly. */
+static int setup_tls(struct cli *c, const char *cmd)
+{
+	char err[512];
+	int ret;
+
+	if (c->insecure && c->psk_file) {
+		fprintf(stderr, "%s %s: --insecure and --psk-file exclude each other\n",
+			prog, cmd);
+		return -1;
+	}
+	if (c->insecure) {
+		fprintf(stderr,
+			"%s: warning: --insecure: the migration stream is neither authenticated nor encrypted; anyone who reaches the port can feed or read the device state\n",
+			prog);
+		return 0;
+	}
+	if (c->psk_file)
+		ret = vmig_tls_load_psk(&c->tls, c->psk_file, err, sizeof(err));
+	else if (!strcmp(cmd, "migrate"))
+		ret = vmig_tls_random_psk(&c->tls, err, sizeof(err));
+	else {
+		fprintf(stderr,
+			"%s %s: --psk-file FILE is required (TLS 1.3 with a pre-shared key; --insecure for clear text)\n",
+			prog, cmd);
+		return -1;
+	}
+	if (ret) {
+		fprintf(stderr, "%s %s: %s\n", prog, cmd, err);
+		return -1;
+	}
+	c->o.tls = &c->tls;
+	return 0;
 }
 
 /*
@@ -197,15 +269,17 @@ static int parse_cmd(struct cli *c, int argc, char **argv, const char *cmd,
 	mig_opts_default(&c->o);
 	c->o.progress = true;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:h", xfer_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:jh", xfer_opts, NULL)) != -1) {
 		if (opt == 'h')
 			return -2;
 		if (opt == '?' || parse_opt(c, opt, optarg))
 			return -1;
 		if ((opt == OPT_TO && strcmp(cmd, "save")) ||
-		    (opt == OPT_LISTEN && strcmp(cmd, "load"))) {
+		    (opt == OPT_LISTEN && strcmp(cmd, "load")) ||
+		    (opt == OPT_NO_START && !strcmp(cmd, "save"))) {
 			fprintf(stderr, "%s %s: --%s is not an option of %s\n",
-				prog, cmd, opt == OPT_TO ? "to" : "listen", cmd);
+				prog, cmd, opt == OPT_TO ? "to" :
+				opt == OPT_LISTEN ? "listen" : "no-start", cmd);
 			return -1;
 		}
 	}
@@ -219,6 +293,8 @@ static int parse_cmd(struct cli *c, int argc, char **argv, const char *cmd,
 			prog, cmd, c->o.chunk);
 		return -1;
 	}
+	if (setup_tls(c, cmd))
+		return -1;
 	return optind;
 }
 
@@ -234,7 +310,7 @@ static int open_dev(struct vdev *d, const char *spec)
 }
 
 /* A device that cannot be opened still gets a JSON report. */
-static int open_failed(const struct cli *c, struct mig_report *r,
+static int open_failed(struct cli *c, struct mig_report *r,
 		       const char *spec, struct mig_report *s,
 		       struct mig_report *d)
 {
@@ -244,6 +320,7 @@ static int open_failed(const struct cli *c, struct mig_report *r,
 	snprintf(r->error, sizeof(r->error), "cannot open %s", spec);
 	if (c->json)
 		report_json(stdout, s, d);
+	vmig_tls_free(&c->tls);
 	return VMIG_EXIT_DEVICE;
 }
 
@@ -265,9 +342,11 @@ static void print_summary(const struct mig_report *s,
 		       s->rounds, s->rounds == 1 ? "" : "s");
 	}
 	if (d && d->present && !d->exit_code && !(s && s->present))
-		printf("loaded %s in %llu chunks; device running after %.1f ms\n",
+		printf("loaded %s in %llu chunks; device %s after %.1f ms\n",
 		       fmt_bytes(d->rx.written_bytes, a, sizeof(a)),
-		       (unsigned long long)d->rx.written_chunks, d->resume_ms);
+		       (unsigned long long)d->rx.written_chunks,
+		       d->final_state == VFIO_DEVICE_STATE_RUNNING ?
+		       "running" : "loaded and stopped", d->resume_ms);
 }
 
 static void print_errors(const struct mig_report *s,
@@ -282,7 +361,7 @@ static void print_errors(const struct mig_report *s,
 			d->state_known ? vdev_state_name(d->final_state) : "unknown");
 }
 
-static int finish(const struct cli *c, int ret, const struct mig_report *s,
+static int finish(struct cli *c, int ret, const struct mig_report *s,
 		  const struct mig_report *d)
 {
 	print_errors(s, d);
@@ -290,6 +369,7 @@ static int finish(const struct cli *c, int ret, const struct mig_report *s,
 		report_json(stdout, s, d);
 	else
 		print_summary(s, d);
+	vmig_tls_free(&c->tls);
 	return ret;
 }
 
@@ -331,16 +411,20 @@ static int cmd_load(int argc, char **argv)
 
 	i = parse_cmd(&c, argc, argv, "load", 1);
 	if (i == -2) {
-		printf("usage: %s load DEV --listen [HOST:]PORT [--timeout-ms MS] [--json]\n"
-		       "The source decides channels, chunk size, window and CRC.\n",
+		printf("usage: %s load DEV --listen HOST:PORT (--psk-file FILE | --insecure)\n"
+		       "       [--window BYTES] [--timeout-ms MS] [--progress-timeout-ms MS]\n"
+		       "       [--no-start] [--json]\n"
+		       "HOST is an address to listen on: 10.0.0.2, [fd00::2], 0.0.0.0 or [::] for all.\n"
+		       "The source decides channels, chunk size and CRC; --window caps its\n"
+		       "window per channel; --no-start leaves the loaded device in STOP.\n",
 		       prog);
 		return VMIG_EXIT_OK;
 	}
 	if (i < 0)
 		return VMIG_EXIT_USAGE;
 	if (!c.listen || vmig_split_hostport(c.listen, host, sizeof(host), port,
-					     sizeof(port), false)) {
-		fprintf(stderr, "%s load: --listen [HOST:]PORT is required\n",
+					     sizeof(port), true)) {
+		fprintf(stderr, "%s load: --listen HOST:PORT is required (an explicit address; 0.0.0.0 or [::] for all)\n",
 			prog);
 		return VMIG_EXIT_USAGE;
 	}
@@ -368,7 +452,8 @@ static int cmd_migrate(int argc, char **argv)
 
 	i = parse_cmd(&c, argc, argv, "migrate", 2);
 	if (i == -2) {
-		printf("usage: %s migrate SRC DST [options]\n%s", prog,
+		printf("usage: %s migrate SRC DST [--no-start] [options]\n%s"
+		       "      --no-start          leave DST loaded in STOP\n", prog,
 		       xfer_help);
 		return VMIG_EXIT_OK;
 	}
@@ -507,6 +592,7 @@ int main(int argc, char **argv)
 		{ "migrate", cmd_migrate },
 		{ "monitor", cmd_monitor }, { "stats", cmd_stats },
 	};
+	static char cmdname[64];
 	size_t i;
 
 	setup_signals();
@@ -519,9 +605,18 @@ int main(int argc, char **argv)
 		usage_main(stdout);
 		return VMIG_EXIT_OK;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("%s %s\n", prog, VFIO_MIG_VERSION);
+		return VMIG_EXIT_OK;
+	}
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (!strcmp(argv[1], cmds[i].name))
+		if (!strcmp(argv[1], cmds[i].name)) {
+			/* getopt names argv[0] in its errors: "vfio-mig save" */
+			snprintf(cmdname, sizeof(cmdname), "%s %s", prog,
+				 cmds[i].name);
+			argv[1] = cmdname;
 			return cmds[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
 	usage_main(stderr);
 	return VMIG_EXIT_USAGE;

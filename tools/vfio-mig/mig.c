@@ -4,13 +4,17 @@
  *
  * Source: RUNNING -> PRE_COPY (saving fd), rounds of "read until ENOMSG,
  * query precopy info, ask the policy", then [PRE_COPY_P2P ->] STOP_COPY,
- * read to end of stream, wait for the destination's DONE, STOP.  Without
- * PRE_COPY: RUNNING [-> RUNNING_P2P] -> STOP -> STOP_COPY.  Any failure
- * before DONE returns the device to RUNNING.
+ * read to end of stream, wait for the destination's LOADED, STOP, send
+ * COMMIT, wait for STARTED.  Without PRE_COPY: RUNNING [-> RUNNING_P2P] ->
+ * STOP -> STOP_COPY.  Any failure before COMMIT returns the device to
+ * RUNNING; after COMMIT it stays stopped whatever happens.
  *
  * Destination: [RUNNING ->] STOP -> RESUMING (resuming fd), receive and
- * write in order, RESUMING -> STOP -> RUNNING, send DONE.  Any failure
- * resets the device (VFIO_DEVICE_RESET), so it never runs half-loaded.
+ * write in order, RESUMING -> STOP, send LOADED, wait for COMMIT, then
+ * STOP -> RUNNING (unless no_start) and send STARTED.  A failure before
+ * LOADED, or the source's ABORT, resets the device (VFIO_DEVICE_RESET), so
+ * it never runs half-loaded; without COMMIT or ABORT it stays in STOP with
+ * the state loaded (outcome unknown: the source may or may not run).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +39,7 @@ void mig_opts_default(struct mig_opts *o)
 	o->max_precopy_ms = 60000;
 	o->dirty_region = VFIO_PCI_BAR2_REGION_INDEX;
 	o->timeout_ms = 10000;
+	o->progress_ms = VMIG_DEFAULT_PROGRESS_MS;
 	o->poll_us = 10000;
 }
 
@@ -93,6 +98,11 @@ struct save {
 	uint32_t cur;			/* device state as far as we know */
 	int fd;				/* saving data fd */
 	struct tx *tx;
+	bool committed;			/* COMMIT sent: never run again */
+	bool has_data_size;		/* MIG_DATA_SIZE answered */
+	/* the previous policy sample: acknowledged bytes, when, in flight */
+	uint64_t smp_acked, smp_us;
+	bool smp_inflight;
 	struct progress prog;
 	struct dirtier dirty;
 };
@@ -166,20 +176,19 @@ static int save_precopy_round(struct save *s, struct policy *pol,
 	struct vmig_source src = { dev_read, &io };
 	struct vfio_precopy_info info;
 	struct policy_sample smp;
-	uint64_t t0 = now_us(), n;
+	uint64_t t0 = now_us(), n, size = 0;
+	struct tx_stats after;
 	int ret;
 
+	/*
+	 * A 0-byte read in PRE_COPY means "nothing more for now", like ENOMSG:
+	 * QEMU reads it so, and drivers return it (mtty).  The stream ends
+	 * only in STOP_COPY.
+	 */
 	ret = tx_pump(s->tx, &src, 0, &n);
 	s->rep->precopy_bytes += n;
 	if (ret < 0)
 		return save_transport_error(s, ret);
-	if (ret == 0) {
-		tx_abort(s->tx, -EPROTO, "source device ended its stream in PRE_COPY");
-		rep_error(s->rep, VMIG_EXIT_DEVICE,
-			  "source %s: saving fd reached end of stream in PRE_COPY",
-			  s->dev->name);
-		return -EPROTO;
-	}
 	ret = s->dev->ops->precopy_info(s->dev, s->fd, &info);
 	if (ret) {
 		tx_abort(s->tx, ret, "source precopy info failed");
@@ -188,11 +197,34 @@ static int save_precopy_round(struct save *s, struct policy *pol,
 			  s->dev->name, strerror(-ret));
 		return ret;
 	}
+	/*
+	 * MIG_DATA_SIZE now: what STOP_COPY would read if we switched.  A
+	 * device that stops answering is treated as one without it.
+	 */
+	if (s->has_data_size && s->dev->ops->data_size(s->dev, &size))
+		s->has_data_size = false;
+	tx_get_stats(s->tx, &after);
+	/*
+	 * Bandwidth: what the destination acknowledged since the previous
+	 * sample, over the time since then if anything was moving (bytes in
+	 * flight then, or read now): acknowledgements that arrive during the
+	 * pause after an empty round count too.
+	 */
+	if (!s->smp_us)
+		s->smp_us = t0;
 	smp = (struct policy_sample) {
 		.now_ms = now_us() / 1000, .initial_bytes = info.initial_bytes,
 		.dirty_bytes = info.dirty_bytes, .flags = info.flags,
-		.bytes = n, .busy_us = n ? now_us() - t0 : 0,
+		.bytes = after.acked_bytes - s->smp_acked,
+		.busy_us = n || s->smp_inflight ||
+			   after.acked_bytes != s->smp_acked ?
+			   now_us() - s->smp_us : 0,
+		.inflight = after.bytes_read - after.acked_bytes,
+		.data_size = s->has_data_size ? size : 0,
 	};
+	s->smp_acked = after.acked_bytes;
+	s->smp_us = now_us();
+	s->smp_inflight = after.bytes_read != after.acked_bytes;
 	*reason = policy_feed(pol, &smp);
 	if (!*reason && !n && s->o->poll_us)
 		sleep_us(s->o->poll_us);
@@ -205,6 +237,8 @@ static void save_policy_report(struct save *s, const struct policy *pol)
 	s->rep->reinits = pol->reinits;
 	s->rep->last_initial = pol->last_initial;
 	s->rep->last_dirty = pol->last_dirty;
+	s->rep->last_data_size = pol->last_data_size;
+	s->rep->remaining = pol->remaining;
 	s->rep->bandwidth = policy_bandwidth(pol);
 	s->rep->estimate_ms = pol->estimate_ms;
 	s->rep->decision = policy_reason_name(pol->reason);
@@ -234,6 +268,9 @@ static int save_precopy(struct save *s)
 		return -EBADF;
 	}
 	policy_init(&pol, &pc, now_us() / 1000);
+	/* the time limit holds inside a round too */
+	if (pc.max_precopy_ms)
+		tx_set_deadline(s->tx, now_us() + pc.max_precopy_ms * 1000);
 	while (!reason) {
 		ret = save_precopy_round(s, &pol, &reason);
 		if (ret)
@@ -284,6 +321,7 @@ static int save_stopcopy(struct save *s)
 	uint64_t n;
 	int ret;
 
+	tx_set_deadline(s->tx, 0);	/* STOP_COPY reads to the end */
 	ret = tx_pump(s->tx, &src, VMIG_CHUNK_STOPCOPY, &n);
 	s->rep->stopcopy_bytes += n;
 	if (ret == 1) {
@@ -302,12 +340,16 @@ static int save_connect(struct save *s, const char *host, const char *port)
 {
 	struct tx_config tc = {
 		.channels = s->o->channels, .chunk = s->o->chunk,
-		.window = s->o->window, .crc = s->o->crc,
+		/* a share per channel: one slow channel leaves the others theirs */
+		.window = s->o->window * s->o->channels, .crc = s->o->crc,
 		.timeout_ms = s->o->timeout_ms, .cancel = s->o->cancel,
+		.progress_ms = s->o->progress_ms, .tls = s->o->tls,
+		.cancel_on_ctrl = s->o->src_cancel_on_ctrl, .drop_ctrl = s->o->src_drop_ctrl, .drop_close = s->o->drop_close,
 	};
 	int ctrl, data[VMIG_MAX_CHANNELS], ret;
 	char err[400];
 
+	memcpy(tc.chan_delay_us, s->o->chan_delay_us, sizeof(tc.chan_delay_us));
 	ret = tx_connect(host, port, &tc, &ctrl, data, err, sizeof(err));
 	if (ret) {
 		rep_error(s->rep, VMIG_EXIT_FAILED, "%s", err);
@@ -340,7 +382,8 @@ static int save_check_device(struct save *s)
 			  ret ? strerror(-ret) : vdev_state_name(s->cur));
 		return ret ? ret : -EBUSY;
 	}
-	if (s->dev->ops->data_size(s->dev, &s->rep->data_size))
+	s->has_data_size = !s->dev->ops->data_size(s->dev, &s->rep->data_size);
+	if (!s->has_data_size)
 		s->rep->data_size = 0;
 	return 0;
 }
@@ -386,8 +429,27 @@ static int save_run(struct save *s, const char *host, const char *port,
 	ret = tx_finish(s->tx, &done);
 	if (ret)
 		return save_transport_error(s, ret);
+	/* the destination holds the whole state, stopped: stop for good */
+	ret = save_step(s, VFIO_DEVICE_STATE_STOP);
+	if (ret) {
+		tx_abort(s->tx, ret, "%s", s->rep->error);
+		return ret;
+	}
+	ret = tx_commit(s->tx);
+	if (ret)
+		return save_transport_error(s, ret);
+	s->committed = true;
+	ret = tx_wait_started(s->tx, &done);
+	if (ret) {
+		tx_error(s->tx, err, sizeof(err));
+		rep_error(s->rep, VMIG_EXIT_UNKNOWN,
+			  "committed, then no word from the destination (%s): the source stays stopped, the destination may be running",
+			  err);
+		return ret;
+	}
 	s->rep->downtime_ms = ms_since(*t_switch);
-	s->rep->dst_resume_ms = done.resume_us / 1000.0;
+	s->rep->dst_resume_ms = (done.load_us + done.resume_us) / 1000.0;
+	s->rep->dst_started = done.running;
 	return 0;
 }
 
@@ -408,7 +470,13 @@ int mig_save(struct vdev *dev, const char *host, const char *port,
 		goto out;
 	ret = save_run(&s, host, port, &t_switch);
 	dirty_stop(&s.dirty);
-	if (ret) {
+	if (ret && s.committed) {
+		/* never run again: the destination may be running */
+		rep->exit_code = VMIG_EXIT_UNKNOWN;
+		if (s.fd >= 0)
+			dev->ops->close_fd(dev, s.fd);
+		s.fd = -1;
+	} else if (ret) {
 		if (s.tx)
 			tx_abort(s.tx, ret, "source failed");
 		if (!save_recover(&s)) {
@@ -419,9 +487,6 @@ int mig_save(struct vdev *dev, const char *host, const char *port,
 				 vdev_state_name(s.cur));
 		}
 	} else {
-		/* the destination runs: the source may stop for good */
-		if (save_step(&s, VFIO_DEVICE_STATE_STOP))
-			fprintf(stderr, "vfio-mig: warning: %s\n", rep->error);
 		rep->exit_code = VMIG_EXIT_OK;
 		rep->error[0] = 0;
 		if (s.fd >= 0)
@@ -450,6 +515,7 @@ struct load {
 	uint32_t cur;
 	int fd;				/* resuming fd */
 	struct rx *rx;
+	bool keep;			/* outcome unknown: keep the state */
 };
 
 static int load_step(struct load *l, uint32_t state)
@@ -512,7 +578,11 @@ static int load_receive(struct load *l, int lfd, struct dev_io *io)
 {
 	struct rx_config rc = {
 		.max_chunk = VMIG_MAX_CHUNK, .timeout_ms = l->o->timeout_ms,
-		.cancel = l->o->cancel,
+		.progress_ms = l->o->progress_ms, .tls = l->o->tls,
+		.window = l->o->window_set ? l->o->window : 0,
+		.window_per_channel = true,
+		.cancel = l->o->cancel, .drop_ctrl = l->o->dst_drop_ctrl,
+		.drop_close = l->o->drop_close,
 	};
 	struct vmig_sink sink = { dev_write, io };
 	struct vmig_hs_state st = { 0 };
@@ -524,6 +594,12 @@ static int load_receive(struct load *l, int lfd, struct dev_io *io)
 		rep_error(l->rep, VMIG_EXIT_FAILED, "%s", err);
 		return ret;
 	}
+	/*
+	 * The cancel flag only ends the wait for a source (migrate sets it
+	 * when its source fails before connecting): once a session exists,
+	 * the source's ABORT says why, and SIGINT still cancels.
+	 */
+	rc.cancel = NULL;
 	l->rx = rx_start(&rc, &st, ctrl, data, &sink);
 	if (!l->rx) {
 		rep_error(l->rep, VMIG_EXIT_FAILED, "out of memory");
@@ -538,28 +614,49 @@ static int load_receive(struct load *l, int lfd, struct dev_io *io)
 	return ret;
 }
 
-/* Everything is written: RESUMING -> STOP -> RUNNING, then DONE. */
+/*
+ * Everything is written: RESUMING -> STOP, LOADED, wait for COMMIT, then
+ * STOP -> RUNNING (unless no_start) and STARTED.
+ */
 static int load_finish(struct load *l)
 {
-	uint64_t t0 = now_us();
+	uint64_t t0 = now_us(), t1;
+	char err[320];
 	int ret;
 
 	ret = load_step(l, VFIO_DEVICE_STATE_STOP);
-	if (!ret) {
-		l->dev->ops->close_fd(l->dev, l->fd);
-		l->fd = -1;
-		ret = load_step(l, VFIO_DEVICE_STATE_RUNNING);
-	}
-	if (ret) {
-		rx_complete(l->rx, ret, 0, l->rep->error);
+	if (ret)
+		return ret;
+	l->dev->ops->close_fd(l->dev, l->fd);
+	l->fd = -1;
+	ret = rx_loaded(l->rx, now_us() - t0);
+	if (!ret)
+		ret = rx_wait_commit(l->rx);
+	if (ret == -ECONNABORTED) {
+		rx_error(l->rx, err, sizeof(err));
+		rep_error(l->rep, VMIG_EXIT_FAILED, "%s", err);
 		return ret;
 	}
+	if (ret) {
+		rx_error(l->rx, err, sizeof(err));
+		l->keep = true;
+		rep_error(l->rep, VMIG_EXIT_UNKNOWN,
+			  "no COMMIT from the source (%s): the device stays stopped with the state loaded, the source may be running",
+			  err);
+		return ret;
+	}
+	t1 = now_us();
+	if (!l->o->no_start) {
+		ret = load_step(l, VFIO_DEVICE_STATE_RUNNING);
+		if (ret)
+			return ret;
+	}
 	l->rep->resume_ms = ms_since(t0);
-	ret = rx_complete(l->rx, 0, now_us() - t0, NULL);
-	if (ret)
-		rep_error(l->rep, VMIG_EXIT_FAILED,
-			  "sending DONE to the source: %s", strerror(-ret));
-	return ret;
+	if (rx_started(l->rx, now_us() - t1, !l->o->no_start))
+		fprintf(stderr,
+			"vfio-mig: destination %s: could not confirm to the source (it stays stopped)\n",
+			l->dev->name);
+	return 0;
 }
 
 /* Never leave the device half-loaded: reset it. */
@@ -570,7 +667,7 @@ static void load_recover(struct load *l)
 	if (l->fd >= 0)
 		l->dev->ops->close_fd(l->dev, l->fd);
 	l->fd = -1;
-	if (l->cur == VFIO_DEVICE_STATE_RUNNING && !l->rx)
+	if ((l->cur == VFIO_DEVICE_STATE_RUNNING && !l->rx) || l->keep)
 		return;
 	ret = l->dev->ops->reset(l->dev);
 	if (ret)
@@ -655,8 +752,11 @@ int mig_migrate(struct vdev *src, struct vdev *dst, const struct mig_opts *o,
 		return VMIG_EXIT_FAILED;
 	}
 	ret = mig_save(src, "127.0.0.1", port, o, src_rep);
-	if (ret)
+	if (ret && ret != VMIG_EXIT_UNKNOWN)
 		lt.cancel = 1;	/* the destination may still wait in accept */
 	pthread_join(thr, NULL);
+	/* only the confirmation was lost: the destination runs */
+	if (ret == VMIG_EXIT_UNKNOWN && lt.ret == VMIG_EXIT_OK)
+		return VMIG_EXIT_OK;
 	return ret ? ret : lt.ret;
 }

@@ -5,8 +5,12 @@
  * Wait until the device's initial data has been drained (initial_bytes 0;
  * again after a REINIT, which is only believed once PRECOPY_INFOv2 was
  * accepted), then switch when the estimated remaining data can be moved
- * within the downtime limit at the measured bandwidth.  The round and
- * time limits switch regardless, as a safety valve.
+ * within the downtime limit at the measured bandwidth: bytes the
+ * destination acknowledged as written, per second of precopy rounds.
+ * Remaining data: the larger of MIG_DATA_SIZE and the precopy counts,
+ * plus the bytes in flight.  The
+ * round and time limits switch regardless, as a safety valve; the source
+ * also ends a round at the time limit (tx_set_deadline).
  */
 #include <math.h>
 #include <string.h>
@@ -31,22 +35,26 @@ uint64_t policy_bandwidth(const struct policy *p)
 	return (uint64_t)((double)p->sum_bytes * 1e6 / p->sum_busy_us);
 }
 
+/*
+ * The estimate: what the downtime must move at the measured bandwidth.
+ * Known as soon as there is a bandwidth, so that a switch forced by a
+ * limit still reports what it expects; converged only once the initial
+ * data drained.
+ */
 static bool policy_converged(struct policy *p)
 {
 	uint64_t bw = policy_bandwidth(p);
 	double est;
 
-	if (!p->initial_drained)
-		return false;
 	if (!p->remaining) {
 		p->estimate_ms = 0;
-		return true;
+	} else if (bw) {
+		est = (double)p->remaining * 1000.0 / bw;
+		p->estimate_ms = (uint64_t)ceil(est);
 	}
-	if (!bw)
+	if (!p->initial_drained || p->estimate_ms == UINT64_MAX)
 		return false;
-	est = (double)p->remaining * 1000.0 / bw;
-	p->estimate_ms = (uint64_t)ceil(est);
-	return est <= (double)p->cfg.downtime_ms;
+	return p->estimate_ms <= p->cfg.downtime_ms;
 }
 
 enum policy_reason policy_feed(struct policy *p,
@@ -59,7 +67,18 @@ enum policy_reason policy_feed(struct policy *p,
 	p->sum_busy_us += s->busy_us;
 	p->last_initial = s->initial_bytes;
 	p->last_dirty = s->dirty_bytes;
+	p->last_data_size = s->data_size;
+	/*
+	 * What the downtime must still move: what the device says STOP_COPY
+	 * would read (MIG_DATA_SIZE), at least its unread precopy bytes,
+	 * plus what is on its way but not yet written at the destination.
+	 * MIG_DATA_SIZE covers the unread precopy data (that is read in
+	 * STOP_COPY too), so the two are not added.
+	 */
 	p->remaining = s->initial_bytes + s->dirty_bytes;
+	if (s->data_size > p->remaining)
+		p->remaining = s->data_size;
+	p->remaining += s->inflight;
 	p->estimate_ms = UINT64_MAX;
 	if (reinit)
 		p->reinits++;

@@ -30,8 +30,12 @@ struct policy_sample {
 	uint64_t initial_bytes;
 	uint64_t dirty_bytes;
 	uint32_t flags;		/* vfio_precopy_info.flags */
-	uint64_t bytes;		/* bytes moved during this round */
+	uint64_t bytes;		/* bytes the destination acknowledged
+				 * as written during this round */
 	uint64_t busy_us;	/* time spent moving them */
+	uint64_t inflight;	/* sent, not yet written by the destination */
+	uint64_t data_size;	/* MIG_DATA_SIZE now: what STOP_COPY would
+				 * read (0: the device does not say) */
 };
 
 struct policy {
@@ -41,8 +45,8 @@ struct policy {
 	unsigned reinits;
 	bool initial_drained;
 	uint64_t sum_bytes, sum_busy_us;
-	uint64_t last_initial, last_dirty;
-	uint64_t remaining;
+	uint64_t last_initial, last_dirty, last_data_size;
+	uint64_t remaining;		/* what the downtime must move */
 	uint64_t estimate_ms;		/* UINT64_MAX while unknown */
 	enum policy_reason reason;
 };

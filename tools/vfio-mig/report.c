@@ -90,19 +90,24 @@ static void json_source(FILE *f, const struct mig_report *r)
 	fprintf(f, "    \"policy\": {\"decision\": ");
 	json_str(f, r->decision ? r->decision : "none");
 	fprintf(f, ", \"downtime_limit_ms\": %llu, \"last_initial_bytes\": %llu, "
-		"\"last_dirty_bytes\": %llu, \"bandwidth_bytes_per_s\": %llu, "
+		"\"last_dirty_bytes\": %llu, \"last_data_size_bytes\": %llu, "
+		"\"remaining_bytes\": %llu, \"bandwidth_bytes_per_s\": %llu, "
 		"\"estimate_ms\": ",
 		(unsigned long long)r->downtime_limit_ms,
 		(unsigned long long)r->last_initial,
 		(unsigned long long)r->last_dirty,
+		(unsigned long long)r->last_data_size,
+		(unsigned long long)r->remaining,
 		(unsigned long long)r->bandwidth);
 	if (r->estimate_ms == UINT64_MAX)
 		fprintf(f, "null},\n");
 	else
 		fprintf(f, "%llu},\n", (unsigned long long)r->estimate_ms);
 	fprintf(f, "    \"downtime_ms\": %.3f,\n    \"destination_resume_ms\": %.3f,\n"
+		"    \"destination_started\": %s,\n"
 		"    \"total_ms\": %.3f,\n    \"dirty_bytes_written\": %llu,\n",
-		r->downtime_ms, r->dst_resume_ms, r->total_ms,
+		r->downtime_ms, r->dst_resume_ms,
+		r->dst_started ? "true" : "false", r->total_ms,
 		(unsigned long long)r->dirty_written);
 	fprintf(f, "    \"max_inflight_bytes\": %llu,\n    \"channels\": ",
 		(unsigned long long)r->tx.max_inflight);
@@ -137,8 +142,9 @@ void report_json(FILE *f, const struct mig_report *src,
 		code = src->exit_code;
 	if (!code && dst && dst->present)
 		code = dst->exit_code;
+	/* 5: this side stopped, the peer's outcome unknown (mig.h) */
 	fprintf(f, "{\n  \"result\": \"%s\",\n  \"exit_code\": %d",
-		code ? "failed" : "ok", code);
+		!code ? "ok" : code == 5 ? "unknown" : "failed", code);
 	if (src && src->present) {
 		fprintf(f, ",\n");
 		json_source(f, src);

@@ -26,8 +26,11 @@ struct mig_report {
 	const char *decision;
 	uint64_t downtime_limit_ms;
 	uint64_t last_initial, last_dirty, bandwidth, estimate_ms;
+	uint64_t last_data_size;	/* MIG_DATA_SIZE at the last round */
+	uint64_t remaining;		/* the estimate's bytes */
 	double downtime_ms;		/* switchover request -> DONE */
 	double dst_resume_ms;		/* reported by the destination */
+	bool dst_started;		/* STARTED said the device runs */
 	double total_ms;
 	uint64_t dirty_written;
 	bool have_tx;

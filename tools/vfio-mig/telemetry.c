@@ -177,7 +177,7 @@ static const char monitor_help[] =
 	"usage: vfio-mig monitor [--json] [--count N]\n"
 	"Print the events of every function bound to mlx5c-vfio-pci as they\n"
 	"happen, one per line, until interrupted.\n"
-	"      --json       one JSON object per line\n"
+	"  -j, --json       one JSON object per line\n"
 	"  -n, --count N    exit after N device events\n"
 	"  -h, --help       this help\n";
 
@@ -376,7 +376,7 @@ int cmd_monitor(int argc, char **argv)
 	int opt, grp, notify, ret, rc = VMIG_EXIT_DEVICE;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jn:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			m.json = true;
@@ -466,7 +466,7 @@ static const char stats_help[] =
 	"usage: vfio-mig stats [DEV] [--json] [--reset]\n"
 	"Print the migration counters of every function bound to\n"
 	"mlx5c-vfio-pci, or of DEV (a PCI address).\n"
-	"      --json       a JSON array\n"
+	"  -j, --json       a JSON array\n"
 	"      --reset      zero the counters instead (CAP_NET_ADMIN)\n"
 	"  -h, --help       this help\n";
 
@@ -668,7 +668,7 @@ int cmd_stats(int argc, char **argv)
 	size_t i;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;

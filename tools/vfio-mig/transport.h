@@ -28,7 +28,7 @@
 #define VMIG_MIN_CHUNK		4096u
 #define VMIG_DEFAULT_WINDOW	(8ull << 20)
 
-#define VMIG_PROTO_VERSION	1
+#define VMIG_PROTO_VERSION	2
 #define VMIG_HELLO_MAGIC	0x564d4948u	/* "VMIH" */
 #define VMIG_ACK_MAGIC		0x564d4941u	/* "VMIA" */
 #define VMIG_CHUNK_MAGIC	0x564d4943u	/* "VMIC" */
@@ -46,15 +46,22 @@
 
 /* struct vmig_chunk_hdr.flags */
 #define VMIG_CHUNK_LAST		(1u << 0)	/* end of stream on this channel */
-#define VMIG_CHUNK_CRC		(1u << 1)	/* crc32c field is valid */
+#define VMIG_CHUNK_CRC		(1u << 1)	/* checksum field is valid */
 #define VMIG_CHUNK_STOPCOPY	(1u << 2)	/* read in STOP_COPY */
 #define VMIG_CHUNK_KNOWN_FLAGS	0x7u
 
 /* control message types */
 #define VMIG_CTRL_CREDIT	1	/* dst->src: written through seq/byte */
-#define VMIG_CTRL_DONE		2	/* dst->src: all written, device RUNNING */
+#define VMIG_CTRL_LOADED	2	/* dst->src: all written, device STOP */
 #define VMIG_CTRL_ERROR		3	/* dst->src: destination failed */
 #define VMIG_CTRL_ABORT		4	/* src->dst: source failed */
+#define VMIG_CTRL_COMMIT	5	/* src->dst: source stopped for good */
+#define VMIG_CTRL_STARTED	6	/* dst->src: committed (running or not) */
+#define VMIG_CTRL_PING		7	/* either way: still alive */
+
+#define VMIG_DEFAULT_PROGRESS_MS 30000
+
+struct vmig_tls;
 
 struct vmig_hello {
 	uint32_t magic;
@@ -107,12 +114,16 @@ void vmig_hello_decode(const uint8_t *buf, struct vmig_hello *h);
 void vmig_ack_encode(const struct vmig_ack *a, uint8_t *buf);
 void vmig_ack_decode(const uint8_t *buf, struct vmig_ack *a);
 void vmig_chunk_encode(const struct vmig_chunk_hdr *c, uint8_t *buf);
+/* The chunk checksum: low 32 bits of XXH3-64 of the payload. */
+uint32_t vmig_chunk_sum(const void *data, size_t len);
 void vmig_chunk_decode(const uint8_t *buf, struct vmig_chunk_hdr *c);
 int vmig_ctrl_send(int fd, uint16_t type, const void *payload, uint16_t len);
 
 /* Destination-side handshake state: filled by the control connection. */
 struct vmig_hs_state {
 	uint32_t local_max_chunk;	/* destination's limit */
+	uint64_t local_window;		/* destination's window (0: any) */
+	bool local_per_channel;		/* local_window is per data channel */
 	bool have_session;
 	uint64_t session;
 	uint16_t count;
@@ -128,9 +139,12 @@ const char *vmig_hs_field_name(unsigned field);
 /* "session id mismatch (expected 0x.., got 0x..)" */
 void vmig_hs_describe(const struct vmig_ack *ack, char *buf, size_t len);
 
-/* Source: send @h on @fd and wait for the ack (timeout_ms, 0 = none). */
+/*
+ * Source: send @h on @fd and wait for the ack (timeout_ms, 0 = none).
+ * @granted (optional) gets the window the destination grants.
+ */
 int vmig_hs_client(int fd, const struct vmig_hello *h, int timeout_ms,
-		   char *err, size_t errlen);
+		   uint64_t *granted, char *err, size_t errlen);
 /* Destination: receive a hello on @fd, check it, answer.  0 or -errno. */
 int vmig_hs_server(int fd, struct vmig_hs_state *st, struct vmig_hello *h,
 		   int timeout_ms, char *err, size_t errlen);
@@ -155,9 +169,12 @@ struct vmig_chan_stats {
 };
 
 struct vmig_done {
-	uint64_t resume_us;	/* destination: all written -> device RUNNING */
+	uint64_t load_us;	/* destination: all written -> device STOP */
 	uint64_t bytes;
 	uint64_t chunks;
+	/* from STARTED, after COMMIT */
+	uint64_t resume_us;	/* destination: COMMIT -> device RUNNING */
+	bool running;		/* false: left in STOP (--no-start) */
 };
 
 /* ------------------------------------------------------------ source */
@@ -169,9 +186,18 @@ struct tx_config {
 	bool crc;
 	uint64_t session;		/* 0 = random */
 	int timeout_ms;			/* connect and handshake */
+	int progress_ms;		/* peer silent or stuck: fail (0: never) */
+	const struct vmig_tls *tls;	/* NULL: clear text */
 	const volatile int *cancel;	/* optional extra cancel flag */
 	/* test hook: delay before each send on a channel (skew) */
 	unsigned chan_delay_us[VMIG_MAX_CHANNELS];
+	/* bench hook: pace a data channel's socket, bytes/s (0: off) */
+	uint64_t chan_rate[VMIG_MAX_CHANNELS];
+	/* test hook: a lossy link drops control messages of this type */
+	uint16_t drop_ctrl;
+	bool drop_close;		/* ... and then closes the connection */
+	/* test hook: a SIGINT lands just as this control message arrives */
+	uint16_t cancel_on_ctrl;
 };
 
 struct tx_stats {
@@ -199,8 +225,18 @@ struct tx *tx_start(const struct tx_config *cfg, int ctrl_fd,
  */
 int tx_pump(struct tx *tx, const struct vmig_source *src,
 	    uint16_t phase_flags, uint64_t *nbytes);
-/* End of stream: flush, send LAST on every channel, wait for DONE. */
+/* tx_pump returns 1 ("for now") once CLOCK_MONOTONIC passes @us (0: off). */
+void tx_set_deadline(struct tx *tx, uint64_t us);
+/* End of stream: flush, send LAST on every channel, wait for LOADED. */
 int tx_finish(struct tx *tx, struct vmig_done *done);
+/*
+ * The source device is stopped for good: send COMMIT.  Returns -errno if
+ * the session failed before (nothing sent: the source may run again), 0
+ * once committed (even if the send failed: the source must stay stopped).
+ */
+int tx_commit(struct tx *tx);
+/* After COMMIT: wait for STARTED (fills @done).  0 or -errno. */
+int tx_wait_started(struct tx *tx, struct vmig_done *done);
 void tx_abort(struct tx *tx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int tx_error(struct tx *tx, char *buf, size_t len);
@@ -213,7 +249,13 @@ void tx_destroy(struct tx *tx);
 struct rx_config {
 	uint32_t max_chunk;		/* local limit on chunk size */
 	int timeout_ms;			/* handshake of the data channels */
+	int progress_ms;		/* as in tx_config */
+	const struct vmig_tls *tls;	/* NULL: clear text */
+	uint64_t window;		/* most bytes held (0: the source's) */
+	bool window_per_channel;	/* window times the source's channels */
 	const volatile int *cancel;
+	uint16_t drop_ctrl;		/* test hook, as in tx_config */
+	bool drop_close;
 };
 
 struct rx_stats {
@@ -242,9 +284,16 @@ struct rx *rx_start(const struct rx_config *cfg,
 		    const int *data_fds, const struct vmig_sink *sink);
 /* Wait until the whole stream is written (0) or the session failed. */
 int rx_wait(struct rx *rx);
-/* Tell the source: DONE (status 0) or ERROR with @msg. */
-int rx_complete(struct rx *rx, int status, uint64_t resume_us,
-		const char *msg);
+/* The device is loaded and stopped: send LOADED.  0 or -errno. */
+int rx_loaded(struct rx *rx, uint64_t load_us);
+/*
+ * Wait for the source's verdict: 0 on COMMIT, -ECONNABORTED if the source
+ * aborted (it runs again), any other -errno if unknown (no COMMIT in time,
+ * connection lost, cancelled).
+ */
+int rx_wait_commit(struct rx *rx);
+/* After COMMIT: tell the source the outcome. */
+int rx_started(struct rx *rx, uint64_t resume_us, bool running);
 void rx_abort(struct rx *rx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int rx_error(struct rx *rx, char *buf, size_t len);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Real VFIO device access: group/container (type1) interface, migration
+ * Real VFIO device access: the vfio cdev bound to an iommufd where the
+ * kernel has them, else the group/container (type1) interface; migration
  * device features, precopy info, data fd I/O and BAR mapping.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -392,9 +394,105 @@ static int open_group(struct vdev *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The vfio cdev and iommufd uAPI (Linux 6.6), for older system headers. */
+#ifndef VFIO_DEVICE_BIND_IOMMUFD
+struct vfio_device_bind_iommufd {
+	__u32 argsz;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 out_devid;
+};
+
+#define VFIO_DEVICE_BIND_IOMMUFD	_IO(VFIO_TYPE, VFIO_BASE + 18)
+
+struct vfio_device_attach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
+#endif
+
+#ifndef IOMMU_IOAS_ALLOC
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+
+#define IOMMU_IOAS_ALLOC		_IO(';', 0x81)
+#endif
+
+/*
+ * The device's cdev, /dev/vfio/devices/vfioN, if the kernel has it and
+ * /dev/iommu (CONFIG_VFIO_DEVICE_CDEV, CONFIG_IOMMUFD): 0 with its path,
+ * else -ENOENT and the group interface is used.
+ */
+static int find_cdev(const char *sysdir, char *path, size_t len)
+{
+	char dir[PATH_MAX + 16];
+	struct dirent *e;
+	int ret = -ENOENT;
+	DIR *dp;
+
+	if (access("/dev/iommu", F_OK))
+		return -ENOENT;
+	snprintf(dir, sizeof(dir), "%s/vfio-dev", sysdir);
+	dp = opendir(dir);
+	if (!dp)
+		return -ENOENT;
+	while ((e = readdir(dp))) {
+		if (strncmp(e->d_name, "vfio", 4))
+			continue;
+		snprintf(path, len, "/dev/vfio/devices/%.64s", e->d_name);
+		if (!access(path, F_OK))
+			ret = 0;
+		break;
+	}
+	closedir(dp);
+	return ret;
+}
+
+/* The cdev bound to a new iommufd (in container_fd) and a new IOAS. */
+static int open_cdev(struct vdev *d, const char *path, char *err,
+		     size_t errlen)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	const char *what;
+
+	what = "/dev/iommu";
+	d->container_fd = open(what, O_RDWR | O_CLOEXEC);
+	if (d->container_fd < 0)
+		goto err;
+	what = path;
+	d->device_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->device_fd < 0)
+		goto err;
+	what = "VFIO_DEVICE_BIND_IOMMUFD";
+	bind.iommufd = d->container_fd;
+	if (ioctl(d->device_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		goto err;
+	what = "IOMMU_IOAS_ALLOC";
+	if (ioctl(d->container_fd, IOMMU_IOAS_ALLOC, &ioas))
+		goto err;
+	what = "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
+	at.pt_id = ioas.out_ioas_id;
+	if (ioctl(d->device_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
+		goto err;
+	return 0;
+err:
+	snprintf(err, errlen, "%s (%s): %s%s", what, d->devname,
+		 strerror(errno),
+		 errno == EBUSY ? " (device already in use, e.g. by a VM)" : "");
+	return -errno;
+}
+
 int vdev_open(struct vdev *d, const char *spec, char *err, size_t errlen)
 {
-	char sysdir[PATH_MAX];
+	char sysdir[PATH_MAX], cdev[PATH_MAX];
 	int ret;
 
 	memset(d, 0, sizeof(*d));
@@ -405,6 +503,14 @@ int vdev_open(struct vdev *d, const char *spec, char *err, size_t errlen)
 	if (!ret)
 		ret = find_group(sysdir, d->devname, sizeof(d->devname),
 				 &d->group, err, errlen);
+	/* Opt-in until a migration through the cdev is tested end to end. */
+	if (!ret && getenv("VFIO_MIG_CDEV") && !strcmp(getenv("VFIO_MIG_CDEV"), "1") &&
+	    !find_cdev(sysdir, cdev, sizeof(cdev))) {
+		ret = open_cdev(d, cdev, err, errlen);
+		if (ret)
+			real_close(d);
+		return ret;
+	}
 	if (!ret)
 		ret = open_group(d, err, errlen);
 	if (!ret)

@@ -186,6 +186,8 @@ static int hs_refuse(struct vmig_ack *a, unsigned field, uint64_t expected,
 static int hs_check_control(struct vmig_hs_state *st,
 			    const struct vmig_hello *h, struct vmig_ack *a)
 {
+	uint64_t local;
+
 	if (h->kind != VMIG_CONN_CONTROL)
 		return hs_refuse(a, HS_KIND, VMIG_CONN_CONTROL, h->kind);
 	if (h->count < 1 || h->count > VMIG_MAX_CHANNELS)
@@ -202,7 +204,14 @@ static int hs_check_control(struct vmig_hs_state *st,
 	st->count = h->count;
 	st->chunk = h->max_chunk;
 	st->window = h->window;
+	/* the destination's own bound wins: the reply grants the window */
+	local = st->local_window;
+	if (st->local_per_channel)
+		local *= h->count;
+	if (local && local < st->window)
+		st->window = local > h->max_chunk ? local : h->max_chunk;
 	st->seen = 0;
+	a->expected = st->window;
 	return 0;
 }
 
@@ -275,7 +284,7 @@ static int hs_recv(int fd, void *buf, size_t len, int timeout_ms,
 }
 
 int vmig_hs_client(int fd, const struct vmig_hello *h, int timeout_ms,
-		   char *err, size_t errlen)
+		   uint64_t *granted, char *err, size_t errlen)
 {
 	uint8_t buf[VMIG_HELLO_SIZE];
 	struct vmig_ack a;
@@ -306,6 +315,8 @@ int vmig_hs_client(int fd, const struct vmig_hello *h, int timeout_ms,
 			 kind_name(h->kind), h->index, why);
 		return -EPROTO;
 	}
+	if (granted)
+		*granted = a.expected;
 	return 0;
 }
 

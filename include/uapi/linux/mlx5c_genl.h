@@ -6,10 +6,11 @@
  *
  *   MLX5C_GENL_CMD_GET          do: one function (MLX5C_GENL_A_BDF required);
  *                               dump: every bound function (optionally only
- *                               MLX5C_GENL_A_BDF).  Unprivileged.
+ *                               MLX5C_GENL_A_BDF).  CAP_NET_ADMIN.
  *   MLX5C_GENL_CMD_RESET_STATS  zero the counters of one function
  *                               (MLX5C_GENL_A_BDF) or of all.  CAP_NET_ADMIN.
- *   MLX5C_GENL_CMD_EVENT        notifications on the "events" group only.
+ *   MLX5C_GENL_CMD_EVENT        notifications on the "events" group only;
+ *                               joining it needs CAP_NET_ADMIN.
  *
  * Requests may carry MLX5C_GENL_A_BDF and nothing else: every other
  * attribute is reply- or event-only and is rejected in a request.

@@ -3,12 +3,17 @@
  * The migration stream of mlx5c-vfio-pci, as read from the saving data fd
  * and written to the resuming data fd.  Everything is little-endian.
  *
- * The stream is a sequence of records.  Each record is a 16-byte software
- * header followed by record_size bytes of payload:
+ * The stream is a sequence of records, each a header followed by
+ * record_size bytes of payload.  Version 2 (what the driver writes) starts
+ * with a VERSION record in the 16-byte struct mlx5c_mig_header, which every
+ * reader can parse; every later record has the 24-byte struct
+ * mlx5c_mig_header_v2 and its xxh64 checksum.  A stream that does not start
+ * with a VERSION record is version 1: 16-byte headers, no record checksum.
  *
+ *   VERSION (MANDATORY)        struct mlx5c_mig_version.  First, only there.
  *   STOP_COPY_SIZE (OPTIONAL)  le64: the size of the largest image still to
  *                              come, so the target can allocate before the
- *                              stop-copy phase.  Always first.
+ *                              stop-copy phase.
  *   FW_DATA (MANDATORY)        one firmware image (struct mlx5c_image_header
  *                              and its body).  Images are applied in order.
  *
@@ -27,11 +32,36 @@
 /* struct mlx5c_mig_header.tag */
 #define MLX5C_MIG_TAG_FW_DATA		0
 #define MLX5C_MIG_TAG_STOP_COPY_SIZE	(1 << 0)
+#define MLX5C_MIG_TAG_VERSION		(1 << 1)
 
+/* Stream versions (struct mlx5c_mig_version.version). */
+#define MLX5C_STREAM_V1			1	/* no VERSION record */
+#define MLX5C_STREAM_V2			2
+#define MLX5C_STREAM_VERSION		MLX5C_STREAM_V2	/* what is written */
+
+/* A version 1 record header, and the header of the VERSION record. */
 struct mlx5c_mig_header {
 	__le64 record_size;	/* payload bytes after this header */
 	__le32 flags;		/* MLX5C_MIG_F_* */
 	__le32 tag;		/* MLX5C_MIG_TAG_* */
+};
+
+/*
+ * The header of every record after the VERSION record in a version 2
+ * stream.  checksum is the xxh64 (seed 0) of this header with checksum 0,
+ * followed by the payload.
+ */
+struct mlx5c_mig_header_v2 {
+	__le64 record_size;	/* payload bytes after this header */
+	__le32 flags;		/* MLX5C_MIG_F_* */
+	__le32 tag;		/* MLX5C_MIG_TAG_* */
+	__le64 checksum;
+};
+
+/* Payload of a MLX5C_MIG_TAG_VERSION record. */
+struct mlx5c_mig_version {
+	__le32 version;		/* MLX5C_STREAM_V* */
+	__le32 reserved;	/* 0 */
 };
 
 /* Payload of a MLX5C_MIG_TAG_STOP_COPY_SIZE record. */
@@ -40,7 +70,8 @@ struct mlx5c_mig_stop_copy_size {
 };
 
 #define MLX5C_IMAGE_MAGIC	0x4935434dU	/* "MC5I" */
-#define MLX5C_IMAGE_VERSION	1
+#define MLX5C_IMAGE_VERSION	1	/* in a version 1 stream */
+#define MLX5C_IMAGE_VERSION_2	2	/* in a version 2 stream */
 
 /* struct mlx5c_image_header.kind */
 #define MLX5C_IMAGE_INITIAL	1	/* first image, saved at PRE_COPY */
@@ -50,11 +81,17 @@ struct mlx5c_mig_stop_copy_size {
 /* struct mlx5c_image_header.flags */
 #define MLX5C_IMAGE_F_FULL	(1 << 0)	/* every page, no index */
 
+#define MLX5C_IMAGE_MIN_PAGE	512	/* smallest page_size */
+
 /*
  * A firmware image.  A full image's body is the whole device memory.  An
  * incremental image's body is nr_pages le32 page indexes in increasing
  * order, zero-padded to a multiple of 8 bytes, then the nr_pages pages.
- * checksum is the xxh64 (seed 0) of the whole image with checksum 0.
+ * page_size is the source's granule, a power of two from
+ * MLX5C_IMAGE_MIN_PAGE that divides mem_size: page i is the bytes from
+ * i * page_size, whatever the target's own page size.  In a version 1
+ * stream checksum is the xxh64 (seed 0) of the whole image with checksum 0;
+ * in a version 2 stream it is 0 (the record checksum covers the image).
  */
 struct mlx5c_image_header {
 	__le32 magic;

@@ -59,6 +59,12 @@ listening() {
 	return 1
 }
 
+# The pre-shared key of vfio-mig's TLS (IDENTITY:HEXKEY).
+psk_file() {
+	printf 'bench:%s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+		> "$tmp/mig.psk"
+}
+
 # One run: DST listens in ns1, SRC sends from ns0; prints MB/s or "null".
 run() {
 	local kind=$1 n=$2 lpid mbs=null
@@ -69,8 +75,10 @@ run() {
 		ip netns exec $ns1 timeout -s KILL 300 "$bin/stream-baseline" recv \
 			"$dst" $dst_ip:$port 2> "$tmp/load.err" &
 	else
+		# TLS on, as vfio-mig runs by default
 		ip netns exec $ns1 timeout -s KILL 300 "$vfio_mig" load "$dst" \
-			--listen $dst_ip:$port > /dev/null 2> "$tmp/load.err" &
+			--listen $dst_ip:$port --psk-file "$tmp/mig.psk" \
+			> /dev/null 2> "$tmp/load.err" &
 	fi
 	lpid=$!
 	if listening; then
@@ -79,7 +87,8 @@ run() {
 				"$src" $dst_ip:$port > "$tmp/save.json" 2> "$tmp/save.err"
 		else
 			ip netns exec $ns0 timeout -s KILL 300 "$vfio_mig" save "$src" \
-				--to $dst_ip:$port --no-precopy --channels "$n" --json \
+				--to $dst_ip:$port --psk-file "$tmp/mig.psk" \
+				--no-precopy --channels "$n" --json \
 				> "$tmp/save.json" 2> "$tmp/save.err"
 		fi
 		[ $? -eq 0 ] && mbs=$(python3 -c '
@@ -101,6 +110,7 @@ print("%.2f" % (b / ms / 1e3))' "$tmp/save.json")
 	echo "$mbs"
 }
 
+psk_file
 # The baseline runs right before N=1 and again after it, so that drift in
 # the machine's load shows; its value is the mean of the two.
 base1=$(run baseline 1)

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Run inside the test VM by `make bench`, JSON in build/bench/:
-#   run.sh [downtime] [channels]     default: both
+#   run.sh [downtime] [channels] [qemu]     default: downtime channels
 # make bench boots one VM per benchmark: downtime with the default 64 MiB
-# functions, channels with 16 MiB ones (its capped links are slow).
+# functions, channels with 16 MiB ones (its capped links are slow), qemu
+# (QEMU migrating the test guest) with 256 MiB ones.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 mkdir -p "$top/build/bench"
@@ -13,6 +14,7 @@ for b in "${benches[@]}"; do
 	case $b in
 	downtime) "$top/build/selftests/downtime" "$top/build/bench/downtime.json" ;;
 	channels) "$top/tools/testing/bench/channels.sh" "$top/build/bench/channels.json" ;;
+	qemu) "$top/tools/testing/bench/qemu.py" "$top/build/bench/qemu.json" ;;
 	*) echo "bench: unknown benchmark $b" >&2; exit 2 ;;
 	esac
 done

@@ -32,7 +32,9 @@ cd "$dir.tmp"
 	scripts/kconfig/merge_config.sh -m .config "$here/debug.config"
 	make -s olddefconfig
 } >&2
-for opt in KASAN PROVE_LOCKING DEBUG_KMEMLEAK DEBUG_OBJECTS VFIO_PCI NET_9P_VIRTIO OVERLAY_FS; do
+for opt in KASAN KASAN_VMALLOC UBSAN DEBUG_LIST FAILSLAB FAIL_PAGE_ALLOC \
+	SOFTLOCKUP_DETECTOR PROVE_LOCKING DEBUG_KMEMLEAK DEBUG_OBJECTS VFIO_PCI \
+	IOMMUFD VFIO_DEVICE_CDEV NET_9P_VIRTIO OVERLAY_FS; do
 	grep -q "^CONFIG_$opt=y" .config ||
 		{ echo "debug-kernel: CONFIG_$opt did not stick" >&2; exit 1; }
 done

@@ -2,13 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run inside the test VM started with --no-module (tools/testing/vm/run):
-# make install into the guest's overlay, modprobe by name, bind two functions
+# make install into the guest's overlay (Kbuild's modules_install: the module
+# lands stripped and compressed as the kernel's config says), modprobe by
+# name, bind two functions
 # through driver_override, one migration with the installed vfio-mig, unbind,
 # modprobe -r and make uninstall.  TAP on stdout.
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 bar2ctl=$top/build/selftests/bar2ctl
 drv=mlx5c-vfio-pci
 kver=${KVER:-$(uname -r)}
+# Where Kbuild's modules_install puts the module, with the suffix of the
+# kernel's CONFIG_MODULE_COMPRESS_* (Debian: .xz).
+kconfig() { sed -n "s/^$1=//p" "/lib/modules/$kver/build/.config"; }
+suffix=
+if [ "$(kconfig CONFIG_MODULE_COMPRESS_ALL)" = y ]; then
+	[ "$(kconfig CONFIG_MODULE_COMPRESS_GZIP)" = y ] && suffix=.gz
+	[ "$(kconfig CONFIG_MODULE_COMPRESS_XZ)" = y ] && suffix=.xz
+	[ "$(kconfig CONFIG_MODULE_COMPRESS_ZSTD)" = y ] && suffix=.zst
+fi
+ko=/lib/modules/$kver/updates/drivers/vfio/pci/mlx5c/$drv.ko$suffix
 status=0
 n=0
 tap() {
@@ -37,7 +49,7 @@ mapfile -t funcs < <(for d in /sys/bus/pci/devices/*; do
 done)
 
 echo "TAP version 13"
-echo "1..12"
+echo "1..13"
 
 # guest-init.sh loads vfio_pci_core and vfio_iommu_type1 even with
 # --no-module: unload them, so that modprobe has to load them.
@@ -48,12 +60,22 @@ echo "1..12"
 tap $? "setup_nothing_loaded"
 
 run make -C "$top" install KVER="$kver" &&
-	[ -f "/lib/modules/$kver/updates/$drv.ko" ] &&
+	[ -f "$ko" ] && { [ -z "$suffix" ] || [ ! -e "${ko%"$suffix"}" ]; } &&
 	[ -x /usr/local/bin/vfio-mig ] && [ -x /usr/local/sbin/mlx5c-vfio-pci-bind ] &&
 	[ -f /usr/local/share/man/man1/vfio-mig.1 ] &&
-	[ "$(modinfo -n "$drv")" = "/lib/modules/$kver/updates/$drv.ko" ] &&
+	[ "$(modinfo -n "$drv")" = "$ko" ] &&
 	[ "$(command -v vfio-mig)" = /usr/local/bin/vfio-mig ]
 tap $? "make_install"
+
+# Stripped of its debug info (the built one has it), same module otherwise.
+built=$top/drivers/vfio/pci/mlx5c/$drv.ko
+case $suffix in
+.xz) xz -dc "$ko" ;; .gz) gzip -dc "$ko" ;; .zst) zstd -dcq "$ko" ;; *) cat "$ko" ;;
+esac > /tmp/installed.ko &&
+	readelf -S "$built" | grep '\.debug_info' > /dev/null &&
+	! readelf -S /tmp/installed.ko | grep '\.debug_info' > /dev/null &&
+	[ "$(modinfo -F srcversion /tmp/installed.ko)" = "$(modinfo -F srcversion "$built")" ]
+tap $? "installed_module_stripped"
 
 run "$top/tools/testing/install/modinfo.sh" "$drv"
 tap $? "modinfo_by_name"
@@ -123,7 +145,7 @@ tap $? "modprobe_r"
 # takes minutes in the TCG guest, and make_install has tested it.
 rm -f "/etc/modprobe.d/$drv.conf"
 run make -C "$top" uninstall KVER="$kver" DEPMOD=: &&
-	[ ! -e "/lib/modules/$kver/updates/$drv.ko" ] && [ ! -e /usr/local/bin/vfio-mig ] &&
+	[ ! -e "$ko" ] && [ ! -e /usr/local/bin/vfio-mig ] &&
 	[ ! -e /usr/local/sbin/mlx5c-vfio-pci-bind ] &&
 	[ ! -e /usr/local/share/man/man1/vfio-mig.1 ] && ! modinfo "$drv" > /dev/null 2>&1
 tap $? "make_uninstall"

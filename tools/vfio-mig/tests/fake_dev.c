@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fake_dev.h"
 #include "harness.h"
+#include "../util.h"
 
 #define SAVE_FD		100
 #define RESUME_FD	200
@@ -101,7 +103,15 @@ static int fake_set_state(struct vdev *d, uint32_t state, int *data_fd)
 
 static int fake_data_size(struct vdev *d, uint64_t *bytes)
 {
-	*bytes = to_fake(d)->final_size ? to_fake(d)->final_size : 1;
+	struct fake_dev *f = to_fake(d);
+
+	pthread_mutex_lock(&f->lock);
+	f->data_size_calls++;
+	pthread_mutex_unlock(&f->lock);
+	if (f->no_data_size)
+		return -ENOTTY;
+	*bytes = f->data_size ? f->data_size :
+		 f->final_size ? f->final_size : 1;
 	return 0;
 }
 
@@ -152,17 +162,46 @@ static int fake_reset(struct vdev *d)
 	return 0;
 }
 
+/* Block like a device read that takes @ms, interruptible by a signal. */
+static int fake_block(struct fake_dev *f)
+{
+	uint64_t now = now_us(), end;
+
+	if (!f->block_start_us)
+		f->block_start_us = now;
+	end = f->block_start_us + f->block_read_ms * 1000ULL;
+	while (now < end) {
+		if (poll(NULL, 0, (int)((end - now + 999) / 1000)) < 0 &&
+		    errno == EINTR) {
+			f->interrupted_reads++;
+			return -EINTR;
+		}
+		now = now_us();
+	}
+	return 0;
+}
+
 static ssize_t fake_read(struct vdev *d, int fd, void *buf, size_t len)
 {
 	struct fake_dev *f = to_fake(d);
 	ssize_t r;
 
+	if (f->block_read_ms && f->state == VFIO_DEVICE_STATE_STOP_COPY &&
+	    fake_block(f))
+		return -EINTR;
 	pthread_mutex_lock(&f->lock);
 	if (fd != SAVE_FD || (!is_precopy(f->state) &&
 			      f->state != VFIO_DEVICE_STATE_STOP_COPY)) {
 		r = -EINVAL;
+	} else if (f->pos == f->produced && f->endless_precopy &&
+		   is_precopy(f->state)) {
+		f->produced += len;
+		stream_fill(f->seed, f->pos, buf, len);
+		f->pos += len;
+		r = len;
 	} else if (f->pos == f->produced) {
-		r = f->state == VFIO_DEVICE_STATE_STOP_COPY ? 0 : -ENOMSG;
+		r = f->state == VFIO_DEVICE_STATE_STOP_COPY ||
+		    f->zero_when_drained ? 0 : -ENOMSG;
 	} else {
 		if (len > f->produced - f->pos)
 			len = f->produced - f->pos;

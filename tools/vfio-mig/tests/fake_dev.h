@@ -39,6 +39,18 @@ struct fake_dev {
 	/* faults */
 	uint32_t fail_state;		/* refuse entering this state */
 	bool fail_state_on;
+	/* a read in STOP_COPY blocks (in poll) until this much time passed */
+	unsigned block_read_ms;
+	uint64_t block_start_us;
+	unsigned interrupted_reads;	/* returned -EINTR */
+	/* drained in PRE_COPY: read returns 0 (as mtty does), not -ENOMSG */
+	bool zero_when_drained;
+	/* PRE_COPY never drains: there is always more to read */
+	bool endless_precopy;
+	/* MIG_DATA_SIZE: this value (0: final_size), or -ENOTTY */
+	uint64_t data_size;
+	bool no_data_size;
+	unsigned data_size_calls;
 	/* bookkeeping */
 	uint32_t trace[32];
 	unsigned ntrace;

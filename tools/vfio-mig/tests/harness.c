@@ -125,9 +125,10 @@ static void *rx_thread_main(void *arg)
 		r->ret = r->accept_ret;
 		return NULL;
 	}
-	if (r->die_after_accept) {
+	if (r->die_after_accept || r->stall_ms) {
 		unsigned i;
 
+		sleep_us(r->stall_ms * 1000ULL);
 		close(ctrl);
 		for (i = 0; i < st.count; i++)
 			close(data[i]);
@@ -136,13 +137,18 @@ static void *rx_thread_main(void *arg)
 	rx = rx_start(&r->cfg, &st, ctrl, data, &sink);
 	r->ret = rx_wait(rx);
 	if (!r->ret)
-		r->ret = rx_complete(rx, 0, 1234, NULL);
-	else
+		r->ret = rx_loaded(rx, 1234);
+	if (!r->ret)
+		r->ret = rx_wait_commit(rx);
+	if (!r->ret)
+		r->ret = rx_started(rx, 0, true);
+	if (r->ret)
 		rx_error(rx, r->err, sizeof(r->err));
 	if (r->ret && r->hold_ms)
 		sleep_us(r->hold_ms * 1000ULL);
 	rx_get_stats(rx, &r->st);
 	rx_destroy(rx);
+	r->finished = 1;
 	return NULL;
 }
 
@@ -154,7 +160,8 @@ int rx_thread_start(struct rx_thread *r)
 		r->cfg.max_chunk = VMIG_MAX_CHUNK;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 5000;
-	r->lfd = vmig_listen("127.0.0.1", "0", r->err, sizeof(r->err));
+	r->lfd = vmig_listen(r->host ? r->host : "127.0.0.1", "0", r->err,
+			     sizeof(r->err));
 	if (r->lfd < 0)
 		return r->lfd;
 	port = vmig_local_port(r->lfd);
@@ -170,6 +177,12 @@ void rx_thread_join(struct rx_thread *r)
 void run_tx(const char *port, struct tx_config *cfg, struct mem_source *src,
 	    struct tx_result *res)
 {
+	run_tx_to("127.0.0.1", port, cfg, src, res);
+}
+
+void run_tx_to(const char *host, const char *port, struct tx_config *cfg,
+	       struct mem_source *src, struct tx_result *res)
+{
 	struct vmig_source s = { mem_source_read, src };
 	int ctrl, data[VMIG_MAX_CHANNELS], ret;
 	uint64_t n;
@@ -178,7 +191,7 @@ void run_tx(const char *port, struct tx_config *cfg, struct mem_source *src,
 	memset(res, 0, sizeof(*res));
 	if (!cfg->timeout_ms)
 		cfg->timeout_ms = 5000;
-	res->ret = tx_connect("127.0.0.1", port, cfg, &ctrl, data, res->err,
+	res->ret = tx_connect(host, port, cfg, &ctrl, data, res->err,
 			      sizeof(res->err));
 	if (res->ret)
 		return;
@@ -195,6 +208,10 @@ void run_tx(const char *port, struct tx_config *cfg, struct mem_source *src,
 	}
 	if (!ret)
 		ret = tx_finish(tx, &res->done);
+	if (!ret)
+		ret = tx_commit(tx);
+	if (!ret)
+		ret = tx_wait_started(tx, &res->done);
 	if (ret)
 		tx_error(tx, res->err, sizeof(res->err));
 	res->ret = ret;

@@ -56,6 +56,9 @@ struct rx_thread {
 	struct rx_stats st;
 	unsigned hold_ms;	/* keep the session open after an error */
 	bool die_after_accept;	/* close everything right after handshake */
+	unsigned stall_ms;	/* after the handshake, say nothing this long */
+	const char *host;	/* listen address (default 127.0.0.1) */
+	volatile int finished;	/* the thread is done */
 };
 
 int rx_thread_start(struct rx_thread *r);
@@ -72,5 +75,7 @@ struct tx_result {
 
 void run_tx(const char *port, struct tx_config *cfg, struct mem_source *src,
 	    struct tx_result *res);
+void run_tx_to(const char *host, const char *port, struct tx_config *cfg,
+	       struct mem_source *src, struct tx_result *res);
 
 #endif

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../crc32c.h"
 #include "../util.h"
 #include "harness.h"
 #include "tap.h"
@@ -69,7 +68,7 @@ static int raw_chunk(int fd, uint64_t seq, uint64_t off, uint32_t len,
 	return ret;
 }
 
-static void test_malformed(void)
+void faults_malformed(void)
 {
 	struct raw w;
 	uint8_t buf[VMIG_CHUNK_HDR_SIZE];
@@ -83,7 +82,7 @@ static void test_malformed(void)
 	   "fault: malformed chunk header rejected (\"%s\")", w.r.err);
 }
 
-static void test_oversized(void)
+void faults_oversized(void)
 {
 	struct raw w;
 
@@ -97,7 +96,7 @@ static void test_oversized(void)
 	   (unsigned long long)w.r.st.max_alloc, w.r.err);
 }
 
-static void test_bad_crc(void)
+void faults_bad_crc(void)
 {
 	uint8_t payload[1000];
 	struct raw w;
@@ -106,17 +105,17 @@ static void test_bad_crc(void)
 	if (!ok(raw_open(&w, 1, 65536) == 0, "raw source connected (%s)", w.err))
 		return;
 	stream_fill(3, 0, payload, sizeof(payload));
-	crc = crc32c(0, payload, sizeof(payload));
+	crc = vmig_chunk_sum(payload, sizeof(payload));
 	payload[500] ^= 1;
 	raw_chunk(w.data[0], 0, 0, sizeof(payload), VMIG_CHUNK_CRC, crc,
 		  payload, sizeof(payload));
 	raw_finish(&w);
-	ok(w.r.ret == -EBADMSG && strstr(w.r.err, "CRC mismatch") &&
+	ok(w.r.ret == -EBADMSG && strstr(w.r.err, "checksum mismatch") &&
 	   w.sink.len == 0,
-	   "fault: bad CRC rejected, nothing written (\"%s\")", w.r.err);
+	   "fault: bad checksum rejected, nothing written (\"%s\")", w.r.err);
 }
 
-static void test_channel_closed(void)
+void faults_channel_closed(void)
 {
 	uint8_t payload[4096];
 	struct raw w;
@@ -137,7 +136,7 @@ static void test_channel_closed(void)
 	   w.r.err);
 }
 
-static void test_peer_dies(void)
+void faults_peer_dies(void)
 {
 	uint8_t payload[4096];
 	struct raw w;
@@ -156,7 +155,7 @@ static void test_peer_dies(void)
 	   w.r.ret, w.r.err);
 }
 
-static void test_dest_write_error(void)
+void faults_dest_write_error(void)
 {
 	struct rx_thread r = { 0 };
 	struct mem_sink sink;
@@ -182,7 +181,7 @@ static void test_dest_write_error(void)
 	mem_sink_free(&sink);
 }
 
-static void test_dest_dies(void)
+void faults_dest_dies(void)
 {
 	struct rx_thread r = { .die_after_accept = true };
 	struct mem_sink sink;
@@ -203,7 +202,7 @@ static void test_dest_dies(void)
 	mem_sink_free(&sink);
 }
 
-static void test_source_error(void)
+void faults_source_error(void)
 {
 	struct rx_thread r = { 0 };
 	struct mem_sink sink;
@@ -235,7 +234,7 @@ static void *canceller(void *arg)
 	return NULL;
 }
 
-static void test_cancel(void)
+void faults_cancel(void)
 {
 	struct rx_thread r = { 0 };
 	struct mem_sink sink;
@@ -262,15 +261,230 @@ static void test_cancel(void)
 	mem_sink_free(&sink);
 }
 
-void test_faults(void)
+/* Wait up to @ms for the destination thread; false if it is still busy. */
+static bool rx_done_within(struct rx_thread *r, unsigned ms)
 {
-	test_malformed();
-	test_oversized();
-	test_bad_crc();
-	test_channel_closed();
-	test_peer_dies();
-	test_dest_write_error();
-	test_dest_dies();
-	test_source_error();
-	test_cancel();
+	unsigned i;
+
+	for (i = 0; i < ms / 10 && !r->finished; i++)
+		sleep_us(10000);
+	return r->finished;
+}
+
+/*
+ * A source that ignores the window: 2 MiB of chunks behind a missing
+ * seq 0, against a 256 KiB window.  The destination holds at most the
+ * window plus one chunk and cuts the source off.
+ */
+void faults_window_overrun(void)
+{
+	uint8_t payload[65536];
+	struct raw w;
+	uint64_t seq, bound;
+	bool done;
+
+	if (!ok(raw_open(&w, 2, sizeof(payload)) == 0, "raw source connected (%s)",
+		w.err))
+		return;
+	bound = w.cfg.window + sizeof(payload);
+	for (seq = 1; seq <= 32; seq++) {
+		stream_fill(3, seq * sizeof(payload), payload, sizeof(payload));
+		if (raw_chunk(w.data[seq % 2], seq, seq * sizeof(payload),
+			      sizeof(payload), 0, 0, payload, sizeof(payload)))
+			break;
+	}
+	done = rx_done_within(&w.r, 5000);
+	raw_close(&w);
+	rx_thread_join(&w.r);
+	mem_sink_free(&w.sink);
+	ok(done && w.r.ret == -EPROTO && strstr(w.r.err, "overran the window"),
+	   "window overrun: the source is cut off (%d, \"%s\")", w.r.ret,
+	   w.r.err);
+	ok(w.r.st.max_buffered <= bound,
+	   "window overrun: destination held at most %llu bytes (window + chunk = %llu)",
+	   (unsigned long long)w.r.st.max_buffered, (unsigned long long)bound);
+}
+
+/* Every channel ended, but a chunk below the end never came. */
+void faults_seq_gap(void)
+{
+	uint8_t payload[4096];
+	struct raw w;
+	bool done;
+
+	if (!ok(raw_open(&w, 2, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	stream_fill(3, 0, payload, sizeof(payload));
+	raw_chunk(w.data[0], 0, 0, sizeof(payload), 0, 0, payload,
+		  sizeof(payload));
+	raw_chunk(w.data[1], 2, 2 * sizeof(payload), sizeof(payload), 0, 0,
+		  payload, sizeof(payload));
+	raw_chunk(w.data[0], 3, 3 * sizeof(payload), 0, VMIG_CHUNK_LAST, 0,
+		  NULL, 0);
+	raw_chunk(w.data[1], 3, 3 * sizeof(payload), 0, VMIG_CHUNK_LAST, 0,
+		  NULL, 0);
+	done = rx_done_within(&w.r, 5000);
+	raw_close(&w);
+	rx_thread_join(&w.r);
+	mem_sink_free(&w.sink);
+	ok(done && w.r.ret == -EPROTO && strstr(w.r.err, "seq 1 never arrived"),
+	   "sequence gap after every channel ended fails at once (%d, \"%s\")",
+	   w.r.ret, w.r.err);
+}
+
+/*
+ * A chunk sent twice: seq 1 on both channels while seq 0 is still missing,
+ * so both copies would wait in the reorder list.  The second is refused
+ * at once, whichever channel it came on; nothing is written.
+ */
+void faults_duplicate_chunk(void)
+{
+	uint8_t payload[4096];
+	struct raw w;
+	bool done;
+
+	if (!ok(raw_open(&w, 2, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	stream_fill(3, sizeof(payload), payload, sizeof(payload));
+	raw_chunk(w.data[0], 1, sizeof(payload), sizeof(payload), 0, 0,
+		  payload, sizeof(payload));
+	raw_chunk(w.data[1], 1, sizeof(payload), sizeof(payload), 0, 0,
+		  payload, sizeof(payload));
+	done = rx_done_within(&w.r, 5000);
+	raw_close(&w);
+	rx_thread_join(&w.r);
+	ok(done && w.r.ret == -EPROTO &&
+	   strstr(w.r.err, "chunk seq 1 is out of range or duplicated") &&
+	   w.sink.len == 0,
+	   "fault: a chunk sent twice is refused at once, nothing written (%d, \"%s\")",
+	   w.r.ret, w.r.err);
+	mem_sink_free(&w.sink);
+}
+
+/*
+ * A chunk behind the window: seq 0 again once seq 0 and seq 1 are written
+ * (seq 1's bytes in the sink mean seq 0 is done with).  It can never be
+ * written, so it is refused at once rather than held forever.
+ */
+void faults_stale_chunk(void)
+{
+	uint8_t payload[2][4096];
+	uint64_t len = 0;
+	struct raw w;
+	unsigned i;
+	bool done;
+
+	if (!ok(raw_open(&w, 2, 65536) == 0, "raw source connected (%s)", w.err))
+		return;
+	for (i = 0; i < 2; i++) {
+		stream_fill(3, i * sizeof(payload[i]), payload[i],
+			    sizeof(payload[i]));
+		raw_chunk(w.data[0], i, i * sizeof(payload[i]),
+			  sizeof(payload[i]), 0, 0, payload[i],
+			  sizeof(payload[i]));
+	}
+	for (i = 0; i < 500 && len < sizeof(payload); i++) {
+		sleep_us(10000);
+		pthread_mutex_lock(&w.sink.lock);
+		len = w.sink.len;
+		pthread_mutex_unlock(&w.sink.lock);
+	}
+	ok(len == sizeof(payload), "seq 0 and 1 written before seq 0 is sent again (%llu bytes)",
+	   (unsigned long long)len);
+	raw_chunk(w.data[1], 0, 0, sizeof(payload[0]), 0, 0, payload[0],
+		  sizeof(payload[0]));
+	done = rx_done_within(&w.r, 5000);
+	raw_close(&w);
+	rx_thread_join(&w.r);
+	ok(done && w.r.ret == -EPROTO &&
+	   strstr(w.r.err, "chunk seq 0 is out of range or duplicated") &&
+	   w.sink.len == sizeof(payload),
+	   "fault: a chunk already written is refused at once (%d, \"%s\")",
+	   w.r.ret, w.r.err);
+	mem_sink_free(&w.sink);
+}
+
+/* A destination that handshakes and then says nothing. */
+void faults_stuck_destination(void)
+{
+	struct rx_thread r = { .stall_ms = 8000 };
+	struct mem_sink sink;
+	struct mem_source src = { .seed = 9, .size = 256 * MIB };
+	struct tx_config cfg = { .channels = 2, .chunk = 65536,
+				 .window = 1 * MIB, .progress_ms = 500 };
+	struct tx_result res;
+	uint64_t t0;
+	double s;
+
+	mem_sink_init(&sink);
+	r.sink = &sink;
+	if (!ok(rx_thread_start(&r) == 0, "listener for stuck-destination test"))
+		return;
+	t0 = now_us();
+	run_tx(r.port, &cfg, &src, &res);
+	s = (now_us() - t0) / 1e6;
+	rx_thread_join(&r);
+	ok(res.ret == -ETIMEDOUT && s < 5 &&
+	   (strstr(res.err, "nothing from the destination") ||
+	    strstr(res.err, "the destination wrote nothing")),
+	   "stuck destination: the source gives up after %.1f s (\"%s\")", s,
+	   res.err);
+	mem_sink_free(&sink);
+}
+
+/* A source that handshakes and then says nothing. */
+void faults_stuck_source(void)
+{
+	struct raw w;
+	bool done;
+
+	memset(&w, 0, sizeof(w));
+	w.r.cfg.progress_ms = 500;
+	mem_sink_init(&w.sink);
+	w.r.sink = &w.sink;
+	w.cfg.channels = 2;
+	w.cfg.chunk = 65536;
+	w.cfg.window = 4 * 65536;
+	w.cfg.timeout_ms = 5000;
+	if (!ok(rx_thread_start(&w.r) == 0, "listener") ||
+	    !ok(tx_connect("127.0.0.1", w.r.port, &w.cfg, &w.ctrl, w.data,
+			   w.err, sizeof(w.err)) == 0, "raw source connected"))
+		return;
+	done = rx_done_within(&w.r, 5000);
+	raw_close(&w);
+	rx_thread_join(&w.r);
+	mem_sink_free(&w.sink);
+	ok(done && w.r.ret == -ETIMEDOUT && strstr(w.r.err, "nothing from the source"),
+	   "stuck source: the destination gives up (\"%s\")", w.r.err);
+}
+
+/*
+ * A destination that answers pings but whose device write hangs: the
+ * source gives up once nothing is written for the deadline.
+ */
+void faults_stuck_writer(void)
+{
+	struct rx_thread r = { 0 };
+	struct mem_sink sink;
+	struct mem_source src = { .seed = 9, .size = 64 * MIB };
+	struct tx_config cfg = { .channels = 2, .chunk = 65536,
+				 .window = 512 * KIB, .progress_ms = 500 };
+	struct tx_result res;
+	uint64_t t0;
+	double s;
+
+	mem_sink_init(&sink);
+	sink.delay_us = 6000000;
+	r.sink = &sink;
+	r.cfg.progress_ms = 500;
+	if (!ok(rx_thread_start(&r) == 0, "listener for stuck-writer test"))
+		return;
+	t0 = now_us();
+	run_tx(r.port, &cfg, &src, &res);
+	s = (now_us() - t0) / 1e6;
+	rx_thread_join(&r);
+	ok(res.ret == -ETIMEDOUT && strstr(res.err, "wrote nothing") && s < 5,
+	   "stuck destination writer: the source gives up after %.1f s (\"%s\")",
+	   s, res.err);
+	mem_sink_free(&sink);
 }

@@ -105,7 +105,7 @@ static void check_json(struct pair *p)
 	free(buf);
 }
 
-static void test_precopy_p2p(void)
+void mig_precopy_p2p(void)
 {
 	static const uint32_t src_trace[] = {
 		S(PRE_COPY), S(PRE_COPY_P2P), S(STOP_COPY), S(STOP),
@@ -136,7 +136,7 @@ static void test_precopy_p2p(void)
 	pair_free(&p);
 }
 
-static void test_no_precopy(void)
+void mig_no_precopy(void)
 {
 	static const uint32_t src_trace[] = {
 		S(RUNNING_P2P), S(STOP), S(STOP_COPY), S(STOP),
@@ -153,7 +153,7 @@ static void test_no_precopy(void)
 	pair_free(&p);
 }
 
-static void test_no_p2p_device(void)
+void mig_no_p2p_device(void)
 {
 	static const uint32_t src_trace[] = {
 		S(STOP), S(STOP_COPY), S(STOP),
@@ -169,7 +169,7 @@ static void test_no_p2p_device(void)
 	pair_free(&p);
 }
 
-static void test_reinit(void)
+void mig_reinit(void)
 {
 	struct pair p;
 
@@ -184,7 +184,7 @@ static void test_reinit(void)
 	pair_free(&p);
 }
 
-static void test_max_rounds(void)
+void mig_max_rounds(void)
 {
 	struct pair p;
 
@@ -198,7 +198,7 @@ static void test_max_rounds(void)
 	pair_free(&p);
 }
 
-static void test_dirty(void)
+void mig_dirty(void)
 {
 	struct pair p;
 	uint8_t zero[4096] = { 0 };
@@ -220,7 +220,7 @@ static void test_dirty(void)
 	pair_free(&p);
 }
 
-static void test_dst_write_error(void)
+void mig_dst_write_error(void)
 {
 	struct pair p;
 
@@ -239,7 +239,7 @@ static void test_dst_write_error(void)
 	pair_free(&p);
 }
 
-static void test_src_stopcopy_fails(void)
+void mig_src_stopcopy_fails(void)
 {
 	struct pair p;
 
@@ -258,7 +258,7 @@ static void test_src_stopcopy_fails(void)
 	pair_free(&p);
 }
 
-static void test_incomplete_stream(void)
+void mig_incomplete_stream(void)
 {
 	struct pair p;
 
@@ -273,7 +273,7 @@ static void test_incomplete_stream(void)
 	pair_free(&p);
 }
 
-static void test_src_not_running(void)
+void mig_src_not_running(void)
 {
 	struct pair p;
 
@@ -286,16 +286,117 @@ static void test_src_not_running(void)
 	pair_free(&p);
 }
 
-void test_mig(void)
+/*
+ * A device that says STOP_COPY would read 4 GiB: no loopback converges on
+ * that within 300 ms, so the policy waits for the round limit and reports
+ * the estimate from MIG_DATA_SIZE.
+ */
+void mig_data_size(void)
 {
-	test_precopy_p2p();
-	test_no_precopy();
-	test_no_p2p_device();
-	test_reinit();
-	test_max_rounds();
-	test_dirty();
-	test_dst_write_error();
-	test_src_stopcopy_fails();
-	test_incomplete_stream();
-	test_src_not_running();
+	const uint64_t big = 4ULL << 30;
+	uint64_t want;
+	struct pair p;
+
+	pair_init(&p, ALL_FLAGS);
+	p.src.data_size = big;
+	p.o.max_rounds = 4;
+	pair_run(&p);
+	want = p.sr.bandwidth ?
+	       (p.sr.remaining * 1000 + p.sr.bandwidth - 1) / p.sr.bandwidth : 0;
+	ok(p.ret == 0 && dst_loaded(&p) && p.src.data_size_calls > p.sr.rounds,
+	   "migrate: MIG_DATA_SIZE queried every round (%u calls, %u rounds)",
+	   p.src.data_size_calls, p.sr.rounds);
+	ok(!strcmp(p.sr.decision, "max-rounds") && p.sr.rounds == 4 &&
+	   p.sr.last_data_size == big && p.sr.remaining >= big &&
+	   p.sr.bandwidth && p.sr.estimate_ms == want,
+	   "migrate: MIG_DATA_SIZE 4 GiB: %s after %u rounds, %llu bytes remaining, estimate %llu ms (%llu at %llu B/s)",
+	   p.sr.decision, p.sr.rounds,
+	   (unsigned long long)p.sr.remaining,
+	   (unsigned long long)p.sr.estimate_ms, (unsigned long long)want,
+	   (unsigned long long)p.sr.bandwidth);
+	pair_free(&p);
+
+	/* without MIG_DATA_SIZE the precopy counts decide */
+	pair_init(&p, ALL_FLAGS);
+	p.src.no_data_size = true;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p) && !strcmp(p.sr.decision, "converged") &&
+	   p.sr.data_size == 0 && p.sr.last_data_size == 0,
+	   "migrate: device without MIG_DATA_SIZE converges on the precopy counts (%s)",
+	   p.sr.decision);
+	pair_free(&p);
+}
+
+/*
+ * Skew: channel 0 holds each chunk 300 ms before sending it.  The window
+ * is a per-channel share (--window times the channels), so while channel
+ * 0 sits on its chunk the other three keep delivering until the whole
+ * window is used: the destination buffers at least (N - 1) shares behind
+ * the missing chunk, and never more than N shares plus one chunk.
+ */
+void mig_skew_window(void)
+{
+	const uint64_t share = 256 * KIB, chunk = 64 * KIB;
+	const unsigned n = 4;
+	uint64_t others = 0;
+	struct pair p;
+	unsigned i;
+
+	pair_init(&p, ALL_FLAGS);
+	p.o.no_precopy = true;
+	p.src.final_size = 3 * MIB;
+	p.o.channels = n;
+	p.o.chunk = chunk;
+	p.o.window = share;
+	p.o.chan_delay_us[0] = 300000;
+	pair_run(&p);
+	for (i = 1; i < n; i++)
+		others += p.dr.rx.chan[i].bytes;
+	ok(p.ret == 0 && dst_loaded(&p) && others > p.dr.rx.chan[0].bytes,
+	   "skew: channel 0 slowed, %llu bytes loaded byte-exact, %llu of them by channels 1-3",
+	   (unsigned long long)p.dst.received, (unsigned long long)others);
+	ok(p.dr.rx.max_buffered >= (n - 1) * share &&
+	   p.dr.rx.max_buffered <= n * share + chunk,
+	   "skew: the other channels ran ahead of the stuck one: %llu bytes held, within [(N-1) x share, N x share + chunk] = [%llu, %llu]",
+	   (unsigned long long)p.dr.rx.max_buffered,
+	   (unsigned long long)((n - 1) * share),
+	   (unsigned long long)(n * share + chunk));
+	ok(p.sr.tx.max_inflight <= n * share,
+	   "skew: source in flight at most %llu <= N x share = %llu",
+	   (unsigned long long)p.sr.tx.max_inflight,
+	   (unsigned long long)(n * share));
+	pair_free(&p);
+}
+
+/*
+ * A channel four times slower than the fastest leaves the chunks to the
+ * others unless they could not drain the queue before it would deliver:
+ * channel 0 takes 100 ms per 64 KiB chunk, the others move the 16 MiB
+ * in far less, so channel 0 carries its first chunk (taken before its
+ * rate was known) and at most one more per 1.6 s of standing aside (the
+ * bound allows a run of 4.8 s on a loaded host).  Without the rule it
+ * takes a chunk whenever it is free (12 seen).
+ */
+void mig_skew_defer(void)
+{
+	struct pair p;
+	unsigned i;
+
+	pair_init(&p, ALL_FLAGS);
+	p.o.no_precopy = true;
+	p.src.final_size = 16 * MIB;
+	p.o.channels = 4;
+	p.o.chunk = 64 * KIB;
+	p.o.window = 256 * KIB;
+	p.o.chan_delay_us[0] = 100000;
+	pair_run(&p);
+	ok(p.ret == 0 && dst_loaded(&p),
+	   "skew: 16 MiB loaded byte-exact with channel 0 slowed");
+	ok(p.dr.rx.chan[0].chunks >= 1 && p.dr.rx.chan[0].chunks <= 4,
+	   "skew: the slow channel carried %llu chunk(s) (1 to 4 expected)",
+	   (unsigned long long)p.dr.rx.chan[0].chunks);
+	for (i = 1; i < 4; i++)
+		tap_diag("channel %u: %llu chunks", i,
+			 (unsigned long long)p.dr.rx.chan[i].chunks);
+	pair_free(&p);
 }

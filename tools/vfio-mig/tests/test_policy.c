@@ -18,7 +18,7 @@ static struct policy_sample sample(uint64_t t, uint64_t init, uint64_t dirty,
 	return s;
 }
 
-static void test_initial_drain(void)
+void policy_initial_drain(void)
 {
 	struct policy_cfg cfg = { .downtime_ms = 300, .v2 = true };
 	struct policy p;
@@ -34,7 +34,7 @@ static void test_initial_drain(void)
 	   "policy: switch once initial drained and 1 MB fits in 300 ms");
 }
 
-static void test_reinit(void)
+void policy_reinit(void)
 {
 	struct policy_cfg cfg = { .downtime_ms = 300, .v2 = true };
 	struct policy p;
@@ -52,7 +52,7 @@ static void test_reinit(void)
 	   "policy: switch after the re-initialised data drained");
 }
 
-static void test_reinit_needs_v2(void)
+void policy_reinit_needs_v2(void)
 {
 	struct policy_cfg cfg = { .downtime_ms = 300, .v2 = false };
 	struct policy p;
@@ -64,7 +64,7 @@ static void test_reinit_needs_v2(void)
 	   "policy: flags ignored without the PRECOPY_INFOv2 opt-in");
 }
 
-static void test_downtime(void)
+void policy_downtime(void)
 {
 	struct policy_cfg cfg = { .downtime_ms = 300 };
 	struct policy p;
@@ -82,7 +82,7 @@ static void test_downtime(void)
 	   "policy: bandwidth measured as 100 MB/s");
 }
 
-static void test_no_bandwidth(void)
+void policy_no_bandwidth(void)
 {
 	struct policy_cfg cfg = { .downtime_ms = 300 };
 	struct policy p;
@@ -96,7 +96,7 @@ static void test_no_bandwidth(void)
 	   "policy: nothing left switches even without bandwidth");
 }
 
-static void test_limits(void)
+void policy_limits(void)
 {
 	struct policy_cfg cfg = { .downtime_ms = 300, .max_rounds = 3 };
 	struct policy p;
@@ -123,12 +123,83 @@ static void test_limits(void)
 	   "policy: time limit switches after 1000 ms of PRE_COPY");
 }
 
-void test_policy(void)
+/* Bytes sent but not yet written at the destination count as remaining. */
+void policy_inflight(void)
 {
-	test_initial_drain();
-	test_reinit();
-	test_reinit_needs_v2();
-	test_downtime();
-	test_no_bandwidth();
-	test_limits();
+	struct policy_cfg cfg = { .downtime_ms = 100 };
+	struct policy p;
+	struct policy_sample s = { .now_ms = 10, .bytes = 100 * 1000 * 1000,
+				   .busy_us = 1000000 };
+	enum policy_reason r;
+
+	policy_init(&p, &cfg, 0);
+	s.inflight = 50 * 1000 * 1000;	/* 500 ms at 100 MB/s */
+	r = policy_feed(&p, &s);
+	ok(r == POLICY_CONTINUE && p.estimate_ms == 500,
+	   "policy: 50 MB in flight at 100 MB/s is 500 ms, no switch (%llu ms)",
+	   (unsigned long long)p.estimate_ms);
+	s.inflight = 5 * 1000 * 1000;
+	ok(policy_feed(&p, &s) == POLICY_CONVERGED,
+	   "policy: 5 MB in flight fits in 100 ms");
+}
+
+/*
+ * MIG_DATA_SIZE is what STOP_COPY would read now: the downtime must move
+ * at least that, even when the precopy counts say less.
+ */
+void policy_data_size(void)
+{
+	struct policy_cfg cfg = { .downtime_ms = 300 };
+	struct policy p;
+	struct policy_sample s = { .now_ms = 10, .bytes = 100 * 1000 * 1000,
+				   .busy_us = 1000000,
+				   .dirty_bytes = 1000 * 1000 };
+	enum policy_reason r;
+
+	policy_init(&p, &cfg, 0);
+	s.data_size = 50 * 1000 * 1000;	/* 500 ms at 100 MB/s */
+	r = policy_feed(&p, &s);
+	ok(r == POLICY_CONTINUE && p.estimate_ms == 500 &&
+	   p.remaining == 50 * 1000 * 1000 && p.last_data_size == s.data_size,
+	   "policy: 1 MB dirty but MIG_DATA_SIZE 50 MB: 500 ms, no switch (%llu ms)",
+	   (unsigned long long)p.estimate_ms);
+	s.data_size = 20 * 1000 * 1000;
+	s.inflight = 5 * 1000 * 1000;
+	r = policy_feed(&p, &s);
+	ok(r == POLICY_CONVERGED && p.estimate_ms == 250,
+	   "policy: MIG_DATA_SIZE 20 MB + 5 MB in flight: 250 ms, switch (%llu ms)",
+	   (unsigned long long)p.estimate_ms);
+	/* the precopy counts are more than MIG_DATA_SIZE: they win */
+	s.data_size = 1000;
+	s.inflight = 0;
+	s.dirty_bytes = 40 * 1000 * 1000;
+	r = policy_feed(&p, &s);
+	ok(r == POLICY_CONTINUE && p.estimate_ms == 400,
+	   "policy: 40 MB dirty, MIG_DATA_SIZE 1000: 400 ms (%llu ms)",
+	   (unsigned long long)p.estimate_ms);
+	/* a device without MIG_DATA_SIZE: the precopy counts alone */
+	s.data_size = 0;
+	s.dirty_bytes = 1000 * 1000;
+	r = policy_feed(&p, &s);
+	ok(r == POLICY_CONVERGED && p.estimate_ms == 10,
+	   "policy: no MIG_DATA_SIZE, 1 MB dirty: 10 ms (%llu ms)",
+	   (unsigned long long)p.estimate_ms);
+}
+
+/* The estimate is known (and reported) before the initial data drained. */
+void policy_estimate_before_drain(void)
+{
+	struct policy_cfg cfg = { .downtime_ms = 300, .max_rounds = 1 };
+	struct policy p;
+	struct policy_sample s = { .now_ms = 10, .bytes = 100 * 1000 * 1000,
+				   .busy_us = 1000000,
+				   .initial_bytes = 70 * 1000 * 1000 };
+
+	enum policy_reason r;
+
+	policy_init(&p, &cfg, 0);
+	r = policy_feed(&p, &s);
+	ok(r == POLICY_MAX_ROUNDS && p.estimate_ms == 700,
+	   "policy: switched by the round limit, estimate still 700 ms (%llu)",
+	   (unsigned long long)p.estimate_ms);
 }

@@ -73,7 +73,7 @@ static void expect_refusal(const char *name, struct vmig_hello h,
 	   "handshake: %s refused (\"%s\")", name, err);
 }
 
-static void test_hs_accept(void)
+void handshake_hs_accept(void)
 {
 	struct vmig_hs_state st;
 	struct vmig_hello h = good_hello(VMIG_CONN_DATA, 3);
@@ -90,7 +90,7 @@ static void test_hs_accept(void)
 	   st.seen == 1u << 3, "handshake: data connection 3 accepted");
 }
 
-static void test_hs_mismatches(void)
+void handshake_hs_mismatches(void)
 {
 	struct vmig_hello h;
 	struct vmig_hs_state st = { .local_max_chunk = 65536 };
@@ -103,9 +103,9 @@ static void test_hs_mismatches(void)
 	expect_refusal("magic", h, HS_MAGIC,
 		       "magic mismatch (expected 0x564d4948, got 0xdeadbeef)");
 	h = good_hello(VMIG_CONN_DATA, 0);
-	h.version = 2;
+	h.version = 1;
 	expect_refusal("version", h, HS_VERSION,
-		       "protocol version mismatch (expected 1, got 2)");
+		       "protocol version mismatch (expected 2, got 1)");
 	h = good_hello(VMIG_CONN_DATA, 0);
 	h.session = 0xabcdef;
 	expect_refusal("session", h, HS_SESSION,
@@ -144,7 +144,56 @@ static void test_hs_mismatches(void)
 	   "handshake: data connection before control refused");
 }
 
-static void test_hs_duplicate(void)
+/*
+ * The control hello's bounds, each at its edge: the chunk size from
+ * VMIG_MIN_CHUNK up to the destination's limit and not one byte past
+ * either end; a credit window of exactly one chunk, and not one byte less.
+ */
+static int hs_control(uint32_t local_max, uint32_t chunk, uint64_t window,
+		      struct vmig_hs_state *st, struct vmig_ack *a, char *err)
+{
+	struct vmig_hello h = good_hello(VMIG_CONN_CONTROL, 0);
+
+	memset(st, 0, sizeof(*st));
+	st->local_max_chunk = local_max;
+	h.max_chunk = chunk;
+	h.window = window;
+	return hs_try(st, &h, a, err, 300);
+}
+
+void handshake_hs_bounds(void)
+{
+	struct vmig_hs_state st;
+	struct vmig_ack a;
+	char err[300];
+	int ret;
+
+	ret = hs_control(65536, 65536, 65536, &st, &a, err);
+	ok(ret == 0 && a.field == HS_OK && st.chunk == 65536 &&
+	   st.window == 65536 && a.expected == 65536,
+	   "handshake: chunk size at the destination's limit, window of one chunk accepted (%d, \"%s\")",
+	   ret, err);
+	ret = hs_control(65536, 65537, 1 << 20, &st, &a, err);
+	ok(ret == -EPROTO && a.field == HS_CHUNK_RANGE && a.got == 65537 &&
+	   strstr(err, "max chunk size out of range (expected 4096..65536, got 65537)") &&
+	   !st.have_session,
+	   "handshake: chunk size one byte above the limit refused (\"%s\")", err);
+	ret = hs_control(65536, VMIG_MIN_CHUNK, VMIG_MIN_CHUNK, &st, &a, err);
+	ok(ret == 0 && a.field == HS_OK && st.chunk == VMIG_MIN_CHUNK,
+	   "handshake: the minimum chunk size accepted (%d, \"%s\")", ret, err);
+	ret = hs_control(65536, VMIG_MIN_CHUNK - 1, 65536, &st, &a, err);
+	ok(ret == -EPROTO && a.field == HS_CHUNK_RANGE &&
+	   strstr(err, "got 4095") && !st.have_session,
+	   "handshake: chunk size one byte below the minimum refused (\"%s\")", err);
+	ret = hs_control(65536, 65536, 65535, &st, &a, err);
+	ok(ret == -EPROTO && a.field == HS_WINDOW && a.expected == 65536 &&
+	   a.got == 65535 &&
+	   strstr(err, "credit window too small (expected >= 65536, got 65535)") &&
+	   !st.have_session,
+	   "handshake: window one byte smaller than a chunk refused (\"%s\")", err);
+}
+
+void handshake_hs_duplicate(void)
 {
 	struct vmig_hs_state st;
 	struct vmig_hello h = good_hello(VMIG_CONN_DATA, 2);
@@ -160,7 +209,7 @@ static void test_hs_duplicate(void)
 	   "handshake: duplicate channel index refused (\"%s\")", err);
 }
 
-static void test_hs_tcp_refusal(void)
+void handshake_hs_tcp_refusal(void)
 {
 	struct rx_thread r = { .cfg.max_chunk = 65536 };
 	struct mem_source src = { .seed = 1, .size = 1000 };
@@ -178,13 +227,6 @@ static void test_hs_tcp_refusal(void)
 	   res.err);
 }
 
-void test_handshake(void)
-{
-	test_hs_accept();
-	test_hs_mismatches();
-	test_hs_duplicate();
-	test_hs_tcp_refusal();
-}
 
 /* ---------------------------------------------------------- transfers */
 
@@ -198,6 +240,7 @@ struct xfer {
 	unsigned short_io;
 	unsigned sink_delay_us;
 	unsigned delay_ch0_us;
+	uint64_t dst_window;		/* load --window */
 	/* results */
 	struct rx_thread r;
 	struct tx_result t;
@@ -223,6 +266,7 @@ static void xfer_run(struct xfer *x)
 	cfg.chan_delay_us[0] = x->delay_ch0_us;
 	memset(&x->r, 0, sizeof(x->r));
 	x->r.sink = &x->sink;
+	x->r.cfg.window = x->dst_window;
 	if (rx_thread_start(&x->r)) {
 		x->t.ret = -EIO;
 		return;
@@ -233,19 +277,19 @@ static void xfer_run(struct xfer *x)
 	mem_sink_free(&x->sink);
 }
 
-static void test_single_channel(void)
+void transport_single_channel(void)
 {
 	struct xfer x = { .channels = 1, .chunk = 65536, .window = 262144,
 			  .size = 3 * MIB + 17, .short_io = 1 };
 
 	xfer_run(&x);
 	ok(x.t.ret == 0 && x.r.ret == 0 && x.exact &&
-	   x.t.done.bytes == x.size && x.t.done.resume_us == 1234,
+	   x.t.done.bytes == x.size && x.t.done.load_us == 1234,
 	   "transfer: 1 channel, short reads and writes, byte-exact (%d/%d)",
 	   x.t.ret, x.r.ret);
 }
 
-static void test_precopy_phases(void)
+void transport_precopy_phases(void)
 {
 	struct xfer x = { .channels = 4, .chunk = 65536, .window = 1 * MIB,
 			  .crc = true, .size = 5 * MIB, .enomsg_every = 300000 };
@@ -260,7 +304,7 @@ static void test_precopy_phases(void)
 	   (unsigned long long)x.r.st.written_chunks);
 }
 
-static void test_reorder(void)
+void transport_reorder(void)
 {
 	struct xfer x = { .channels = 4, .chunk = 16384, .window = 4 * MIB,
 			  .size = 2 * MIB, .delay_ch0_us = 3000 };
@@ -276,7 +320,7 @@ static void test_reorder(void)
 	   (unsigned long long)x.r.st.out_of_order);
 }
 
-static void test_window(void)
+void transport_window(void)
 {
 	struct xfer x = { .channels = 4, .chunk = 65536, .window = 262144,
 			  .size = 4 * MIB, .short_io = 1, .sink_delay_us = 100,
@@ -296,7 +340,7 @@ static void test_window(void)
 	   (unsigned long long)x.window);
 }
 
-static void test_edges(void)
+void transport_edges(void)
 {
 	struct xfer x = { .channels = 16, .chunk = 4096, .window = 4096,
 			  .size = 100000 };
@@ -311,11 +355,19 @@ static void test_edges(void)
 	   "transfer: empty stream completes");
 }
 
-void test_transport(void)
+/* load --window: the destination grants less than the source asks. */
+void transport_dst_window(void)
 {
-	test_single_channel();
-	test_precopy_phases();
-	test_reorder();
-	test_window();
-	test_edges();
+	struct xfer x = { .channels = 4, .chunk = 65536, .window = 8 * MIB,
+			  .dst_window = 262144, .size = 4 * MIB,
+			  .sink_delay_us = 100 };
+
+	xfer_run(&x);
+	ok(x.t.ret == 0 && x.r.ret == 0 && x.exact,
+	   "load --window: transfer byte-exact (%d/%d)", x.t.ret, x.r.ret);
+	ok(x.t.st.max_inflight <= x.dst_window &&
+	   x.r.st.max_buffered <= x.dst_window + x.chunk,
+	   "load --window 256K honoured: source in flight at most %llu, destination held %llu",
+	   (unsigned long long)x.t.st.max_inflight,
+	   (unsigned long long)x.r.st.max_buffered);
 }

@@ -117,12 +117,18 @@ static enum mlx5c_cmd_id mlx5c_save_cmd(u16 kind)
 	}
 }
 
+/*
+ * Submit a save: count the command and take its pages.  An injected failure
+ * is reported on completion, or here with the knob fail_submit.
+ */
 int mlx5c_cmd_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req)
 {
 	enum mlx5c_cmd_id id = mlx5c_save_cmd(req->kind);
 
 	req->inject = mlx5c_cmd_begin(mvdev, id);
 	req->status = 0;
+	if (req->inject && READ_ONCE(mvdev->cmd[id].fail_submit))
+		return mlx5c_cmd_end(mvdev, id, req->inject);
 	return mlx5c_emu_save_prepare(mvdev, req);
 }
 
@@ -153,11 +159,12 @@ void mlx5c_cmd_save_work(struct work_struct *work)
 	mlx5c_save_done(req);
 }
 
-int mlx5c_cmd_load(struct mlx5c_vf *mvdev, const void *image, size_t len)
+int mlx5c_cmd_load(struct mlx5c_vf *mvdev, u32 resets, u32 version,
+		   const void *image, size_t len)
 {
 	int ret = mlx5c_cmd_begin(mvdev, MLX5C_CMD_LOAD);
 
 	if (!ret)
-		ret = mlx5c_emu_load(mvdev, image, len);
+		ret = mlx5c_emu_load(mvdev, resets, version, image, len);
 	return mlx5c_cmd_end(mvdev, MLX5C_CMD_LOAD, ret);
 }

@@ -59,6 +59,8 @@ void mlx5c_debugfs_add(struct mlx5c_vf *mvdev)
 				   &mvdev->cmd[i].fail_count);
 		debugfs_create_u32("fail_errno", 0600, cmd,
 				   &mvdev->cmd[i].fail_errno);
+		debugfs_create_bool("fail_submit", 0600, cmd,
+				    &mvdev->cmd[i].fail_submit);
 		debugfs_create_u64("issued", 0400, cmd, &mvdev->cmd[i].issued);
 		debugfs_create_u64("failed", 0400, cmd, &mvdev->cmd[i].failed);
 	}

@@ -82,6 +82,8 @@ static struct file *mlx5c_start_resuming(struct mlx5c_vf *mvdev)
 	migf = mlx5c_resume_file_create(mvdev);
 	if (IS_ERR(migf))
 		return ERR_CAST(migf);
+	/* Nothing loaded in an earlier session counts in this one. */
+	mlx5c_emu_load_begin(mvdev);
 	get_file(migf->filp);
 	mvdev->resuming_migf = migf;
 	return migf->filp;
@@ -202,9 +204,9 @@ static int mlx5c_get_state(struct vfio_device *vdev,
 }
 
 /*
- * What STOP_COPY would still move: in PRE_COPY the unread records and an
- * incremental final image of the pages dirty now; otherwise the size
- * record and a full image.
+ * What STOP_COPY would still move, exactly: in PRE_COPY the unread records
+ * and the final image of the pages dirty now; otherwise the size record
+ * and a full image.
  */
 static int mlx5c_get_data_size(struct vfio_device *vdev,
 			       unsigned long *stop_copy_length)
@@ -225,12 +227,19 @@ static int mlx5c_get_data_size(struct vfio_device *vdev,
 		full = migf->fallback;
 		mutex_unlock(&migf->lock);
 	} else {
-		pending = MLX5C_HDR_SIZE + sizeof(struct mlx5c_mig_stop_copy_size);
+		pending = MLX5C_STREAM_START_SIZE;
 	}
 	ret = mlx5c_cmd_query_size(mvdev, full, &size);
+	/*
+	 * The final image is incremental, with a header even when no page
+	 * was written (the query says 0 then), or full when that is smaller,
+	 * as the save decides.
+	 */
+	if (!ret && !full)
+		size = min(max(size, mlx5c_emu_image_size(mvdev, false, 0)),
+			   mlx5c_emu_max_image(mvdev));
 	if (!ret)
-		*stop_copy_length = pending + MLX5C_HDR_SIZE +
-				    max_t(size_t, size, 1);
+		*stop_copy_length = pending + MLX5C_HDR_V2_SIZE + size;
 	mlx5c_state_mutex_unlock(mvdev);
 	return ret;
 }

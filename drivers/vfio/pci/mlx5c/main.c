@@ -18,7 +18,22 @@ module_param_named(latency_ms, mlx5c_default_latency_ms, uint, 0644);
 MODULE_PARM_DESC(latency_ms,
 		 "Default latency of an emulated firmware save, in ms (1)");
 
+static bool mlx5c_precopy = true;
+module_param_named(precopy, mlx5c_precopy, bool, 0644);
+MODULE_PARM_DESC(precopy,
+		 "Offer PRE_COPY to the next opener of a function (Y); N leaves STOP_COPY and P2P");
+
 atomic_t mlx5c_live_allocs = ATOMIC_INIT(0);
+
+/* The migration flags a function offers from its next open on. */
+static u64 mlx5c_migration_flags(void)
+{
+	u64 flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
+
+	if (READ_ONCE(mlx5c_precopy))
+		flags |= VFIO_MIGRATION_PRE_COPY;
+	return flags;
+}
 
 /* Allocations the driver makes on behalf of a migration are counted. */
 void *mlx5c_alloc(size_t size)
@@ -89,6 +104,24 @@ void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev)
 	mutex_unlock(&mvdev->state_mutex);
 }
 
+/*
+ * Apply a reset that is pending, from a path that holds no lock: the data
+ * files' read and write call this before taking their own lock, so that
+ * once a reset has returned no session moves another byte.  The flag is
+ * read without reset_lock: a reset that has returned to its caller before
+ * this read or write started was noted before it (the caller's own
+ * ordering of the two calls, a return and a later call, or whatever it
+ * used to order two threads); one that lands during the call is seen by
+ * the file through the reset count.
+ */
+void mlx5c_settle_reset(struct mlx5c_vf *mvdev)
+{
+	if (!READ_ONCE(mvdev->deferred_reset))
+		return;
+	mlx5c_state_mutex_lock(mvdev);
+	mlx5c_state_mutex_unlock(mvdev);
+}
+
 static void mlx5c_reset_work(struct work_struct *work)
 {
 	struct mlx5c_vf *mvdev = container_of(work, struct mlx5c_vf,
@@ -102,9 +135,11 @@ static void mlx5c_reset_work(struct work_struct *work)
  * The function was reset.  The core calls this with its memory_lock held,
  * which the fault path takes under mmap_lock, and ending a session takes
  * the data file's lock, which a read holds across copy_to_user: applying
- * the reset here could deadlock (lockdep saw the cycle).  So only note it:
- * the next taker of the state mutex applies it, and a work item makes sure
- * there is one.
+ * the reset here could deadlock (lockdep saw the cycle).  So only note it.
+ * A reset through this driver's own ioctl is applied by that ioctl before
+ * it returns; one from elsewhere (sysfs, AER, a sibling's hot reset) is
+ * applied by the next taker of the state mutex or the next read or write
+ * of a data file, and a work item makes sure there is one.
  */
 static void mlx5c_reset_done(struct pci_dev *pdev)
 {
@@ -112,11 +147,133 @@ static void mlx5c_reset_done(struct pci_dev *pdev)
 	struct mlx5c_vf *mvdev = container_of(vdev, struct mlx5c_vf,
 					      core_device);
 
+	bool queue;
+
 	spin_lock(&mvdev->reset_lock);
 	mvdev->deferred_reset = true;
+	WRITE_ONCE(mvdev->resets, mvdev->resets + 1);
+	queue = !mvdev->sync_resets;
 	spin_unlock(&mvdev->reset_lock);
-	queue_work(system_wq, &mvdev->reset_work);
+	if (queue)
+		queue_work(system_wq, &mvdev->reset_work);
 }
+
+/*
+ * VFIO_DEVICE_RESET and VFIO_DEVICE_PCI_HOT_RESET: once the core has
+ * reset the function (and called reset_done under its locks), apply the
+ * reset here, holding none of them, so that every session has ended when
+ * the ioctl returns.
+ *
+ * A reset from elsewhere may land while this ioctl is in the core: its
+ * reset_done sees sync_resets raised and leaves it to this ioctl.  Each
+ * side writes one variable and then reads the other (reset_done:
+ * deferred_reset, then sync_resets; here: sync_resets, then
+ * deferred_reset), the store-buffering pattern: with plain accesses, or
+ * an atomic_dec and a READ_ONCE, both could read the old value, and the
+ * reset would be left to whoever takes the state mutex next.  Both sides
+ * do their write and their read in one reset_lock section: whichever
+ * section comes second sees the other's write, so either reset_done
+ * queues the work or this ioctl applies the reset (or both).
+ */
+static long mlx5c_reset_ioctl(struct mlx5c_vf *mvdev, unsigned int cmd,
+			      unsigned long arg)
+{
+	bool pending;
+	long ret;
+
+	spin_lock(&mvdev->reset_lock);
+	mvdev->sync_resets++;
+	spin_unlock(&mvdev->reset_lock);
+	ret = vfio_pci_core_ioctl(&mvdev->core_device.vdev, cmd, arg);
+	spin_lock(&mvdev->reset_lock);
+	mvdev->sync_resets--;
+	pending = mvdev->deferred_reset;
+	spin_unlock(&mvdev->reset_lock);
+	if (pending) {
+		mlx5c_state_mutex_lock(mvdev);
+		mlx5c_state_mutex_unlock(mvdev);
+	}
+	return ret;
+}
+
+static long mlx5c_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+			unsigned long arg)
+{
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+
+	switch (cmd) {
+	case VFIO_DEVICE_RESET:
+	case VFIO_DEVICE_PCI_HOT_RESET:
+		return mlx5c_reset_ioctl(mvdev, cmd, arg);
+	case VFIO_DEVICE_IOEVENTFD:
+		/*
+		 * The core writes for an ioeventfd behind the driver's back,
+		 * so such writes to BAR2 could not be tracked, and the core
+		 * reads the request from userspace itself, so checking its
+		 * offset here first would race with a change of it.  Refuse
+		 * them all: a VMM falls back to trapping the access.
+		 */
+		return -EINVAL;
+	default:
+		return vfio_pci_core_ioctl(core_vdev, cmd, arg);
+	}
+}
+
+/*
+ * Device DMA dirty tracking (VFIO_DEVICE_FEATURE_DMA_LOGGING_*), offered
+ * only where the kernel can report it (CONFIG_IOMMUFD_DRIVER, which has
+ * the iova_bitmap the report is written through).  The function never
+ * writes to memory by DMA: its state is BAR2, written by the CPU.  So there
+ * is nothing to track, and the honest report is an empty one: the caller's
+ * bitmap is left as it is, all clear.  What remains is the protocol: one
+ * start until a stop, no report without a start, and closing the device
+ * ends the tracking.
+ */
+static int mlx5c_log_start(struct vfio_device *core_vdev,
+			   struct rb_root_cached *ranges, u32 nnodes,
+			   u64 *page_size)
+{
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+	int ret = 0;
+
+	mlx5c_state_mutex_lock(mvdev);
+	if (mvdev->dirty_logging)
+		ret = -EBUSY;
+	else
+		mvdev->dirty_logging = true;
+	mlx5c_state_mutex_unlock(mvdev);
+	/* Any granularity will do: *page_size is kept as asked. */
+	return ret;
+}
+
+static int mlx5c_log_stop(struct vfio_device *core_vdev)
+{
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+
+	mlx5c_state_mutex_lock(mvdev);
+	mvdev->dirty_logging = false;
+	mlx5c_state_mutex_unlock(mvdev);
+	return 0;
+}
+
+static int mlx5c_log_read_and_clear(struct vfio_device *core_vdev,
+				    unsigned long iova, unsigned long length,
+				    struct iova_bitmap *dirty)
+{
+	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
+	int ret;
+
+	mlx5c_state_mutex_lock(mvdev);
+	ret = mvdev->dirty_logging ? 0 : -EINVAL;
+	mlx5c_state_mutex_unlock(mvdev);
+	return ret;
+}
+
+static const struct vfio_log_ops mlx5c_log_ops = {
+	.log_start = mlx5c_log_start,
+	.log_stop = mlx5c_log_stop,
+	.log_read_and_clear = mlx5c_log_read_and_clear,
+};
 
 static int mlx5c_init_dev(struct vfio_device *core_vdev)
 {
@@ -128,6 +285,7 @@ static int mlx5c_init_dev(struct vfio_device *core_vdev)
 		return ret;
 	mutex_init(&mvdev->state_mutex);
 	spin_lock_init(&mvdev->reset_lock);
+	mvdev->sync_resets = 0;
 	INIT_WORK(&mvdev->reset_work, mlx5c_reset_work);
 	spin_lock_init(&mvdev->knob_lock);
 	spin_lock_init(&mvdev->stats_lock);
@@ -139,10 +297,11 @@ static int mlx5c_init_dev(struct vfio_device *core_vdev)
 		vfio_pci_core_release_dev(core_vdev);
 		return ret;
 	}
-	core_vdev->migration_flags = VFIO_MIGRATION_STOP_COPY |
-				     VFIO_MIGRATION_P2P |
-				     VFIO_MIGRATION_PRE_COPY;
+	core_vdev->migration_flags = mlx5c_migration_flags();
 	core_vdev->mig_ops = &mlx5c_mig_ops;
+	/* Without it, vfio refuses DMA_LOGGING_* with ENOTTY, as it should. */
+	if (IS_ENABLED(CONFIG_IOMMUFD_DRIVER))
+		core_vdev->log_ops = &mlx5c_log_ops;
 	return 0;
 }
 
@@ -174,6 +333,11 @@ static int mlx5c_open_device(struct vfio_device *core_vdev)
 				   MLX5C_GENL_CAUSE_OPEN, GFP_KERNEL);
 	mvdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	mvdev->precopy_v2 = false;
+	/*
+	 * The core reads the flags only while the device is open; netlink
+	 * reads them under the state mutex.
+	 */
+	core_vdev->migration_flags = mlx5c_migration_flags();
 	mlx5c_state_mutex_unlock(mvdev);
 	if (ret) {
 		vfio_pci_core_disable(vdev);
@@ -188,6 +352,7 @@ static void mlx5c_close_device(struct vfio_device *core_vdev)
 	struct mlx5c_vf *mvdev = to_mlx5c(core_vdev);
 
 	mlx5c_state_mutex_lock(mvdev);
+	mvdev->dirty_logging = false;
 	mlx5c_disable_files(mvdev);
 	mlx5c_emu_close(mvdev);
 	mlx5c_state_mutex_unlock(mvdev);
@@ -212,13 +377,18 @@ static const struct vfio_device_ops mlx5c_vfio_ops = {
 	.release = mlx5c_release_dev,
 	.open_device = mlx5c_open_device,
 	.close_device = mlx5c_close_device,
-	.ioctl = vfio_pci_core_ioctl,
+	.ioctl = mlx5c_ioctl,
 	.device_feature = mlx5c_device_feature,
 	.read = vfio_pci_core_read,
 	.write = mlx5c_emu_write,
 	.mmap = mlx5c_emu_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+	/* NULL on kernels without CONFIG_IOMMUFD, such as Debian's 6.12 */
+	.bind_iommufd = vfio_iommufd_physical_bind,
+	.unbind_iommufd = vfio_iommufd_physical_unbind,
+	.attach_ioas = vfio_iommufd_physical_attach_ioas,
+	.detach_ioas = vfio_iommufd_physical_detach_ioas,
 };
 
 static int mlx5c_probe(struct pci_dev *pdev, const struct pci_device_id *id)

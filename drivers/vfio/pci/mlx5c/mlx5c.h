@@ -7,6 +7,8 @@
  *   save.c     the saving data file and its record stream
  *   resume.c   the resuming data file
  *   stream.c   the record stream parser (also built in userspace)
+ *   image.c    validation of an image before it is loaded (also built in
+ *              userspace)
  *   cmd.c      the firmware command interface, fault injection, counters
  *   emu.c      the emulated firmware: images, dirty tracking, async saves
  *   debugfs.c  per-device debugfs knobs
@@ -25,6 +27,7 @@
 #include <linux/mlx5c_genl.h>
 #include <linux/vfio_mig_compat.h>
 
+#include "image.h"
 #include "stream.h"
 
 #define MLX5C_DRV_NAME		"mlx5c-vfio-pci"
@@ -49,6 +52,7 @@ struct mlx5c_cmd_knobs {
 	u32 fail_skip;		/* let this many succeed first */
 	u32 fail_count;		/* then fail the next fail_count commands */
 	u32 fail_errno;		/* ... with this errno (positive) */
+	bool fail_submit;	/* a save fails when submitted, not later */
 	u64 issued;
 	u64 failed;
 };
@@ -94,6 +98,7 @@ struct mlx5c_save_file {
 	bool fallback;			/* a middle save failed: final is full */
 	bool disabled;
 	int error;			/* sticky, negative errno */
+	u32 resets;			/* mvdev->resets at the start */
 	u64 initial_remaining;		/* unread initial bytes */
 	u64 seq;			/* next image number */
 };
@@ -104,6 +109,7 @@ struct mlx5c_resume_file {
 	struct mutex lock;		/* everything below */
 	bool disabled;
 	int error;			/* sticky, negative errno */
+	u32 resets;			/* mvdev->resets at the start */
 	struct mlx5c_parser parser;
 };
 
@@ -116,7 +122,7 @@ struct mlx5c_emu {
 	bool tracking;
 	bool suspended_initiator;
 	bool suspended_responder;
-	bool loaded_full;		/* resuming: a full image applied */
+	struct mlx5c_load_state load;	/* the resuming session's images */
 	u32 latency_ms;			/* save completion latency */
 };
 
@@ -147,10 +153,13 @@ struct mlx5c_vf {
 	struct vfio_pci_core_device core_device;
 	struct mutex state_mutex;	/* migration state and files */
 	enum vfio_device_mig_state mig_state;
-	spinlock_t reset_lock;		/* deferred_reset */
+	spinlock_t reset_lock;		/* the three below */
 	bool deferred_reset;
+	u32 resets;			/* reported, ever; read lockless */
+	unsigned int sync_resets;	/* reset ioctls in the core */
 	struct work_struct reset_work;	/* applies a deferred reset */
 	bool precopy_v2;		/* PRECOPY_INFOv2 opted in */
+	bool dirty_logging;		/* DMA logging started (log_ops) */
 	struct mlx5c_save_file *saving_migf;
 	struct mlx5c_resume_file *resuming_migf;
 	struct mlx5c_emu emu;
@@ -170,6 +179,14 @@ static inline struct mlx5c_vf *to_mlx5c(struct vfio_device *vdev)
 /* main.c */
 void mlx5c_state_mutex_lock(struct mlx5c_vf *mvdev);
 void mlx5c_state_mutex_unlock(struct mlx5c_vf *mvdev);
+void mlx5c_settle_reset(struct mlx5c_vf *mvdev);
+
+/* Was the function reset since a session that saw @resets started? */
+static inline bool mlx5c_reset_since(struct mlx5c_vf *mvdev, u32 resets)
+{
+	return READ_ONCE(mvdev->resets) != resets;
+}
+
 void *mlx5c_zalloc(size_t size);
 
 /* fsm.c */
@@ -201,7 +218,8 @@ int mlx5c_cmd_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req);
 void mlx5c_cmd_save_submit(struct mlx5c_save_req *req);
 void mlx5c_cmd_save_release(struct mlx5c_save_req *req);
 void mlx5c_cmd_save_work(struct work_struct *work);
-int mlx5c_cmd_load(struct mlx5c_vf *mvdev, const void *image, size_t len);
+int mlx5c_cmd_load(struct mlx5c_vf *mvdev, u32 resets, u32 version,
+		   const void *image, size_t len);
 int mlx5c_cmd_track(struct mlx5c_vf *mvdev, bool on);
 const char *mlx5c_cmd_name(enum mlx5c_cmd_id id);
 
@@ -211,6 +229,7 @@ void mlx5c_emu_uninit(struct mlx5c_vf *mvdev);
 int mlx5c_emu_open(struct mlx5c_vf *mvdev);
 void mlx5c_emu_close(struct mlx5c_vf *mvdev);
 void mlx5c_emu_reset(struct mlx5c_vf *mvdev);
+void mlx5c_emu_load_begin(struct mlx5c_vf *mvdev);
 size_t mlx5c_emu_image_size(struct mlx5c_vf *mvdev, bool full, u64 nr_pages);
 size_t mlx5c_emu_max_image(struct mlx5c_vf *mvdev);
 u64 mlx5c_emu_dirty_pages(struct mlx5c_vf *mvdev);
@@ -220,7 +239,8 @@ int mlx5c_emu_resume(struct mlx5c_vf *mvdev, bool initiator);
 int mlx5c_emu_track(struct mlx5c_vf *mvdev, bool on);
 int mlx5c_emu_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req);
 void mlx5c_emu_save_run(struct mlx5c_save_req *req);
-int mlx5c_emu_load(struct mlx5c_vf *mvdev, const void *image, size_t len);
+int mlx5c_emu_load(struct mlx5c_vf *mvdev, u32 resets, u32 version,
+		   const void *image, size_t len);
 int mlx5c_emu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma);
 ssize_t mlx5c_emu_write(struct vfio_device *core_vdev, const char __user *buf,
 			size_t count, loff_t *ppos);

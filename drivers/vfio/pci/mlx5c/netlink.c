@@ -4,9 +4,11 @@
  * (include/uapi/linux/mlx5c_genl.h, Documentation/mlx5c-netlink.rst).
  *
  * The family answers GET for one bound function or dumps all of them, and
- * zeroes the counters on RESET_STATS (CAP_NET_ADMIN).  The rest of the
- * driver counts what happens with mlx5c_stat_add() and announces state
- * changes, images and errors with mlx5c_notify_*() to the "events" group.
+ * zeroes the counters on RESET_STATS.  What it tells is about guests (dirty
+ * rates, migration timing), so every operation and the "events" group are
+ * CAP_NET_ADMIN only.  The rest of the driver counts what happens with
+ * mlx5c_stat_add() and announces state changes, images and errors with
+ * mlx5c_notify_*() to the "events" group.
  *
  * Locking: mlx5c_devs_lock protects the list of bound functions and is
  * taken before a function's state mutex.  The counters have their own
@@ -31,7 +33,9 @@ enum mlx5c_genl_grp {
 };
 
 static const struct genl_multicast_group mlx5c_genl_mcgrps[] = {
-	[MLX5C_GENL_GRP_EVENTS] = { .name = MLX5C_GENL_MCGRP_EVENTS },
+	/* Events tell about guests: admin only, as GET is. */
+	[MLX5C_GENL_GRP_EVENTS] = { .name = MLX5C_GENL_MCGRP_EVENTS,
+				    .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 #define MLX5C_REPLY_ONLY \
@@ -261,6 +265,7 @@ static int mlx5c_fill_dev(struct sk_buff *skb, struct mlx5c_vf *mvdev,
 			  struct netlink_callback *cb)
 {
 	struct vfio_device *vdev = &mvdev->core_device.vdev;
+	u64 mig_flags;
 	u32 state;
 	void *hdr;
 
@@ -271,14 +276,16 @@ static int mlx5c_fill_dev(struct sk_buff *skb, struct mlx5c_vf *mvdev,
 	if (cb)
 		genl_dump_check_consistent(cb, hdr);
 
+	/* The flags are the last opener's: set under the state mutex. */
 	mlx5c_state_mutex_lock(mvdev);
 	state = mvdev->mig_state;
+	mig_flags = vdev->migration_flags;
 	mlx5c_state_mutex_unlock(mvdev);
 
 	if (mlx5c_put_dev(skb, mvdev) ||
 	    nla_put_u32(skb, MLX5C_GENL_A_MIG_STATE, state) ||
 	    nla_put_u64_64bit(skb, MLX5C_GENL_A_MIG_FLAGS,
-			      vdev->migration_flags, MLX5C_GENL_A_PAD) ||
+			      mig_flags, MLX5C_GENL_A_PAD) ||
 	    nla_put_u64_64bit(skb, MLX5C_GENL_A_MEM_SIZE, mvdev->emu.mem_size,
 			      MLX5C_GENL_A_PAD) ||
 	    mlx5c_fill_stats(skb, mvdev)) {
@@ -362,7 +369,7 @@ static int mlx5c_genl_get_dumpit(struct sk_buff *skb,
 	return ret ?: skb->len;
 }
 
-/* RESET_STATS (CAP_NET_ADMIN) */
+/* RESET_STATS */
 
 static int mlx5c_genl_reset_stats_doit(struct sk_buff *skb,
 				       struct genl_info *info)
@@ -394,6 +401,7 @@ static const struct genl_small_ops mlx5c_genl_ops[] = {
 		.cmd = MLX5C_GENL_CMD_GET,
 		.doit = mlx5c_genl_get_doit,
 		.dumpit = mlx5c_genl_get_dumpit,
+		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = MLX5C_GENL_CMD_RESET_STATS,

@@ -12,13 +12,20 @@
 #include "mlx5c.h"
 
 /* The parser's load callback: one complete image. */
-static int mlx5c_resume_load(void *ctx, const void *image, size_t len)
+static int mlx5c_resume_load(void *ctx, u32 version, const void *image,
+			     size_t len)
 {
 	struct mlx5c_resume_file *migf = ctx;
 	const struct mlx5c_image_header *img = image;
 	int ret;
 
-	ret = mlx5c_cmd_load(migf->mvdev, image, len);
+	/*
+	 * The function was reset during this write: load nothing more,
+	 * also once the reset is being applied (it waits for this write).
+	 */
+	if (mlx5c_reset_since(migf->mvdev, migf->resets))
+		return -ENODEV;
+	ret = mlx5c_cmd_load(migf->mvdev, migf->resets, version, image, len);
 	if (ret)
 		return ret;
 	mlx5c_notify_image(migf->mvdev, false, le16_to_cpu(img->kind),
@@ -35,11 +42,18 @@ static ssize_t mlx5c_resume_write(struct file *filp, const char __user *ubuf,
 	if (pos)
 		return -ESPIPE;
 
+	/* A reset that has returned ended the session: apply it first. */
+	mlx5c_settle_reset(migf->mvdev);
 	mutex_lock(&migf->lock);
 	if (migf->disabled || migf->error) {
 		ret = -ENODEV;
 	} else {
 		ret = mlx5c_parse(&migf->parser, ubuf, len);
+		if (ret == -EPROTONOSUPPORT && migf->parser.version_refused)
+			dev_err_ratelimited(&migf->mvdev->core_device.pdev->dev,
+					    "migration stream announces version %u: this driver reads version %u (and version %u, which announces none)\n",
+					    migf->parser.bad_version,
+					    MLX5C_STREAM_V2, MLX5C_STREAM_V1);
 		if (ret < 0) {
 			migf->error = ret;
 			mlx5c_notify_error(migf->mvdev, MLX5C_GENL_ERR_LOAD,
@@ -80,6 +94,7 @@ struct mlx5c_resume_file *mlx5c_resume_file_create(struct mlx5c_vf *mvdev)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&migf->lock);
 	migf->mvdev = mvdev;
+	migf->resets = READ_ONCE(mvdev->resets);
 	migf->parser.state = MLX5C_PARSE_HEADER;
 	migf->parser.max_image = mlx5c_emu_max_image(mvdev);
 	migf->parser.load = mlx5c_resume_load;

@@ -3,8 +3,9 @@
  * The saving data file: the record stream read by userspace from
  * PRE_COPY, PRE_COPY_P2P and STOP_COPY.
  *
- * The stream starts with an optional STOP_COPY_SIZE record and the first
- * image (the initial one with PRE_COPY, the final full one without).
+ * The stream (version 2) starts with the VERSION record, the
+ * STOP_COPY_SIZE record and the first image (the initial one with
+ * PRE_COPY, the final full one without).
  * During PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO starts an incremental image
  * when the reader has drained everything and the firmware has dirty pages;
  * STOP_COPY queues the final image and the stream ends after it.
@@ -49,13 +50,15 @@ static void mlx5c_buf_put(struct mlx5c_buf *buf)
 		mlx5c_buf_free(buf);
 }
 
+/* A version 2 record header; mlx5c_record_seal() adds the checksum. */
 static void mlx5c_put_header(void *p, u64 size, u32 flags, u32 tag)
 {
-	struct mlx5c_mig_header *hdr = p;
+	struct mlx5c_mig_header_v2 *hdr = p;
 
 	hdr->record_size = cpu_to_le64(size);
 	hdr->flags = cpu_to_le32(flags);
 	hdr->tag = cpu_to_le32(tag);
+	hdr->checksum = 0;
 }
 
 /* Unread bytes queued or being saved; caller holds migf->lock. */
@@ -90,7 +93,7 @@ static int mlx5c_save_start(struct mlx5c_save_file *migf, u16 kind,
 	if (ret)
 		return ret;
 
-	len = MLX5C_HDR_SIZE +
+	len = MLX5C_HDR_V2_SIZE +
 	      mlx5c_emu_image_size(migf->mvdev, req->full, req->nr_pages);
 	if (kind == MLX5C_IMAGE_FINAL) {
 		rec = migf->final_buf;
@@ -103,7 +106,7 @@ static int mlx5c_save_start(struct mlx5c_save_file *migf, u16 kind,
 			return -ENOMEM;
 		}
 	}
-	mlx5c_put_header(rec->data, len - MLX5C_HDR_SIZE,
+	mlx5c_put_header(rec->data, len - MLX5C_HDR_V2_SIZE,
 			 MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA);
 	rec->initial = initial;
 	if (initial)
@@ -128,7 +131,7 @@ void mlx5c_save_done(struct mlx5c_save_req *req)
 	if (!migf->disabled && !req->status) {
 		/* Announced before a reader can see it, so before it moves. */
 		mlx5c_notify_image(mvdev, true, req->kind, req->seq,
-				   rec->len - MLX5C_HDR_SIZE);
+				   rec->len - MLX5C_HDR_V2_SIZE);
 		list_add_tail(&rec->node, &migf->bufs);
 	} else {
 		if (rec->initial)
@@ -191,8 +194,16 @@ static ssize_t mlx5c_save_read(struct file *filp, char __user *ubuf,
 	if (pos)
 		return -ESPIPE;
 
+	/* A reset that has returned ended the session: apply it first. */
+	mlx5c_settle_reset(migf->mvdev);
 	mutex_lock(&migf->lock);
 	while (len) {
+		/* A reset during the read: stop moving bytes. */
+		if (mlx5c_reset_since(migf->mvdev, migf->resets)) {
+			if (!done)
+				ret = -ENODEV;
+			break;
+		}
 		if (migf->disabled) {
 			ret = -ENODEV;
 			break;
@@ -327,20 +338,18 @@ static long mlx5c_precopy_ioctl(struct file *filp, unsigned int cmd,
 
 	mlx5c_stat_add(mvdev, MLX5C_STAT_PRECOPY_INFO, 1);
 	mlx5c_state_mutex_lock(mvdev);
-	if (mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
-	    mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
-		ret = -EINVAL;
-		goto out;
-	}
 	mutex_lock(&migf->lock);
+	/* An ended session's fd says so, whatever the device does now. */
 	if (migf->disabled || migf != mvdev->saving_migf)
 		ret = -ENODEV;
+	else if (mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY &&
+		 mvdev->mig_state != VFIO_DEVICE_STATE_PRE_COPY_P2P)
+		ret = -EINVAL;
 	else if (migf->error)
 		ret = migf->error;
 	else
 		ret = mlx5c_precopy_fill(migf, &info);
 	mutex_unlock(&migf->lock);
-out:
 	mlx5c_state_mutex_unlock(mvdev);
 	if (ret)
 		return ret;
@@ -369,19 +378,36 @@ static const struct file_operations mlx5c_save_fops = {
 	.release = mlx5c_save_release,
 };
 
+/*
+ * Queue the records that open the stream: VERSION (in a version 1 header,
+ * which every reader parses) and STOP_COPY_SIZE.
+ */
 static int mlx5c_save_queue_size(struct mlx5c_save_file *migf, size_t size,
 				 bool initial)
 {
 	struct mlx5c_mig_stop_copy_size *payload;
+	struct mlx5c_mig_header *vhdr;
+	struct mlx5c_mig_version *ver;
 	struct mlx5c_buf *buf;
+	u8 *p;
 
-	buf = mlx5c_buf_alloc(MLX5C_HDR_SIZE + sizeof(*payload));
+	buf = mlx5c_buf_alloc(MLX5C_STREAM_START_SIZE);
 	if (!buf)
 		return -ENOMEM;
-	mlx5c_put_header(buf->data, sizeof(*payload), MLX5C_MIG_F_OPTIONAL,
+	p = buf->data;
+	vhdr = (struct mlx5c_mig_header *)p;
+	vhdr->record_size = cpu_to_le64(sizeof(*ver));
+	vhdr->flags = cpu_to_le32(MLX5C_MIG_F_MANDATORY);
+	vhdr->tag = cpu_to_le32(MLX5C_MIG_TAG_VERSION);
+	ver = (struct mlx5c_mig_version *)(p + MLX5C_HDR_SIZE);
+	ver->version = cpu_to_le32(MLX5C_STREAM_VERSION);
+	ver->reserved = 0;
+	p += MLX5C_HDR_SIZE + sizeof(*ver);
+	mlx5c_put_header(p, sizeof(*payload), MLX5C_MIG_F_OPTIONAL,
 			 MLX5C_MIG_TAG_STOP_COPY_SIZE);
-	payload = buf->data + MLX5C_HDR_SIZE;
+	payload = (struct mlx5c_mig_stop_copy_size *)(p + MLX5C_HDR_V2_SIZE);
 	payload->size = cpu_to_le64(size);
+	mlx5c_record_seal((struct mlx5c_mig_header_v2 *)p, payload);
 	buf->initial = initial;
 	if (initial)
 		migf->initial_remaining += buf->len;
@@ -400,7 +426,7 @@ static int mlx5c_save_file_start(struct mlx5c_save_file *migf, bool precopy)
 	if (ret)
 		return ret;
 	/* Allocated now so that the stop-copy phase allocates nothing. */
-	migf->final_buf = mlx5c_buf_alloc(MLX5C_HDR_SIZE + full);
+	migf->final_buf = mlx5c_buf_alloc(MLX5C_HDR_V2_SIZE + full);
 	if (!migf->final_buf)
 		return -ENOMEM;
 	migf->final_buf->prealloc = true;
@@ -436,6 +462,7 @@ struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
 	init_waitqueue_head(&migf->poll_wait);
 	INIT_LIST_HEAD(&migf->bufs);
 	migf->mvdev = mvdev;
+	migf->resets = READ_ONCE(mvdev->resets);
 	migf->req.mvdev = mvdev;
 	migf->req.migf = migf;
 	INIT_DELAYED_WORK(&migf->req.work, mlx5c_cmd_save_work);
@@ -459,7 +486,9 @@ struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
 /*
  * STOP_COPY: queue the final image, incremental unless a save failed
  * before.  The device is stopped; any save in flight completes first so
- * that the final image comes last on the stream.
+ * that the final image comes last on the stream.  Tracking ends only once
+ * the final image is queued: after a failure the session is as it was, and
+ * PRE_COPY_P2P -> STOP_COPY may be tried again.
  */
 int mlx5c_save_final(struct mlx5c_save_file *migf)
 {
@@ -479,7 +508,8 @@ int mlx5c_save_final(struct mlx5c_save_file *migf)
 			migf->final = true;
 	}
 	mutex_unlock(&migf->lock);
-	mlx5c_cmd_track(mvdev, false);
+	if (!ret)
+		mlx5c_cmd_track(mvdev, false);
 	return ret;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Just enough of the kernel's environment for drivers/vfio/pci/mlx5c/
- * stream.c to build in userspace.  Force-included (-include) before it.
+ * stream.c and image.c to build in userspace.  Force-included (-include) before it.
  */
 #ifndef MLX5C_KSHIM_H
 #define MLX5C_KSHIM_H
@@ -23,8 +23,10 @@ typedef uint64_t u64;
 #define le16_to_cpu(x) le16toh(x)
 #define le32_to_cpu(x) le32toh(x)
 #define le64_to_cpu(x) le64toh(x)
+#define cpu_to_le64(x) htole64(x)
 #define min(a, b) ((a) < (b) ? (a) : (b))
 #define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
+#define round_up(x, y) (((x) + (y) - 1) / (y) * (y))
 
 /* The harness's buffers are plain memory: a copy never faults. */
 static inline unsigned long copy_from_user(void *to, const void *from,

@@ -15,8 +15,13 @@
 #include "mlx5c_util.h"
 
 #define ST(x) VFIO_DEVICE_STATE_##x
-#define HDR_SIZE sizeof(struct mlx5c_mig_header)
+#define HDR_SIZE sizeof(struct mlx5c_mig_header)		/* v1, VERSION */
+#define REC_HDR_SIZE sizeof(struct mlx5c_mig_header_v2)	/* v2 records */
 #define IMG_HDR_SIZE sizeof(struct mlx5c_image_header)
+/* A saved (v2) stream starts with VERSION, then STOP_COPY_SIZE. */
+#define VER_REC_SIZE (HDR_SIZE + sizeof(struct mlx5c_mig_version))
+#define START_SIZE (VER_REC_SIZE + REC_HDR_SIZE + \
+		    sizeof(struct mlx5c_mig_stop_copy_size))
 
 struct stream {
 	uint8_t *data;
@@ -63,10 +68,28 @@ static inline ssize_t stream_drain(struct stream *s, int fd)
 	return ret ? ret : (ssize_t)(s->len - before);
 }
 
-/* The record at @off: header pointer, or NULL past the end. */
+/* A version 2 stream starts with a VERSION record. */
+static inline int stream_is_v2(const uint8_t *data, size_t len)
+{
+	const struct mlx5c_mig_header *h = (const void *)data;
+
+	return len >= HDR_SIZE && h->tag == MLX5C_MIG_TAG_VERSION;
+}
+
+/* The size of the header of the record at @off. */
+static inline size_t stream_hdr_size(struct stream *s, size_t off)
+{
+	return off && stream_is_v2(s->data, s->len) ? REC_HDR_SIZE : HDR_SIZE;
+}
+
+/*
+ * The record at @off: header pointer, or NULL past the end.  A version 2
+ * header starts like a version 1 header (size, flags, tag).
+ */
 static inline struct mlx5c_mig_header *stream_rec(struct stream *s, size_t off)
 {
-	return off + HDR_SIZE <= s->len ? (void *)(s->data + off) : NULL;
+	return off + stream_hdr_size(s, off) <= s->len ?
+	       (void *)(s->data + off) : NULL;
 }
 
 /* Count FW_DATA records; the last image header in *last (may be NULL). */
@@ -81,12 +104,29 @@ static inline int stream_images(struct stream *s,
 		if (h->tag == MLX5C_MIG_TAG_FW_DATA) {
 			n++;
 			if (last)
-				*last = (void *)(s->data + off + HDR_SIZE);
+				*last = (void *)(s->data + off +
+						 stream_hdr_size(s, off));
 		}
-		off += HDR_SIZE + h->record_size;
+		off += stream_hdr_size(s, off) + h->record_size;
 	}
 	return n;
 }
+
+#ifdef XXH_VERSION_NUMBER
+/* Recompute the checksum of the version 2 record at @rec (tests that edit). */
+static inline void rec_seal(void *rec)
+{
+	struct mlx5c_mig_header_v2 *h = rec;
+	uint8_t *buf = malloc(REC_HDR_SIZE + h->record_size);
+
+	if (!buf)
+		abort();
+	h->checksum = 0;
+	memcpy(buf, rec, REC_HDR_SIZE + h->record_size);
+	h->checksum = XXH64(buf, REC_HDR_SIZE + h->record_size, 0);
+	free(buf);
+}
+#endif
 
 struct pair {
 	char bdf[MLX5C_MAX_FUNCS][BDF_LEN];
@@ -94,7 +134,12 @@ struct pair {
 	struct vdev src, dst;
 };
 
-static inline int pair_open(struct pair *p)
+/*
+ * Both functions bound and opened in @mode.  In VDEV_CDEV mode, -ENOENT
+ * with the reason in *why when the kernel has no vfio cdev or iommufd.
+ */
+static inline int pair_open_mode(struct pair *p, enum vdev_mode mode,
+				 const char **why)
 {
 	int ret;
 
@@ -104,13 +149,23 @@ static inline int pair_open(struct pair *p)
 	ret = bind_mlx5c(p->bdf[0]) ?: bind_mlx5c(p->bdf[1]);
 	if (ret)
 		return ret;
-	ret = vdev_open(&p->src, p->bdf[0]);
+	if (mode == VDEV_CDEV) {
+		ret = vdev_cdev_available(p->bdf[0], why);
+		if (ret)
+			return ret;
+	}
+	ret = vdev_open_mode(&p->src, p->bdf[0], mode);
 	if (ret)
 		return ret;
-	ret = vdev_open(&p->dst, p->bdf[1]);
+	ret = vdev_open_mode(&p->dst, p->bdf[1], mode);
 	if (ret)
 		return ret;
 	return vdev_map_bar2(&p->src) ?: vdev_map_bar2(&p->dst);
+}
+
+static inline int pair_open(struct pair *p)
+{
+	return pair_open_mode(p, VDEV_GROUP, NULL);
 }
 
 static inline void pair_close(struct pair *p)
@@ -127,6 +182,10 @@ static inline void pair_close(struct pair *p)
 			snprintf(knob, sizeof(knob), "%s/fail_count", cmds[i]);
 			knob_write(p->bdf[f], knob, "0");
 			snprintf(knob, sizeof(knob), "%s/fail_skip", cmds[i]);
+			knob_write(p->bdf[f], knob, "0");
+			snprintf(knob, sizeof(knob), "%s/fail_submit", cmds[i]);
+			knob_write(p->bdf[f], knob, "N");
+			snprintf(knob, sizeof(knob), "%s/fail_errno", cmds[i]);
 			knob_write(p->bdf[f], knob, "0");
 		}
 		knob_write(p->bdf[f], "latency_ms", "1");

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
+#include <xxhash.h>
+
 #include "harness.h"
 #include "mig_common.h"
 
@@ -33,8 +35,11 @@ FIXTURE_SETUP(mig)
 	memset(self->p.dst.bar2, 0x5a, self->p.dst.bar2_size);
 }
 
+#define PRECOPY_PARAM "/sys/module/mlx5c_vfio_pci/parameters/precopy"
+
 FIXTURE_TEARDOWN(mig)
 {
+	sysfs_write(PRECOPY_PARAM, "Y");
 	pair_close(&self->p);
 	free(self->pattern);
 }
@@ -60,6 +65,44 @@ TEST_F(mig, flags)
 	ASSERT_EQ(0, mig_get_flags(&self->p.src, &flags));
 	ASSERT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 		  VFIO_MIGRATION_PRE_COPY, flags);
+}
+
+/*
+ * precopy=N hides PRE_COPY from the next opener (make bench compares
+ * QEMU's downtime with and without it): the core then refuses the PRE_COPY
+ * states, and STOP_COPY still moves the function byte-exact.
+ */
+TEST_F(mig, precopy_param_hides_precopy)
+{
+	struct stream s = { 0 };
+	uint64_t flags;
+	int fd = -1;
+
+	ASSERT_EQ(0, sysfs_write(PRECOPY_PARAM, "N"));
+	/* Open devices keep what they were offered. */
+	ASSERT_EQ(0, mig_get_flags(&self->p.src, &flags));
+	ASSERT_NE(0, flags & VFIO_MIGRATION_PRE_COPY);
+
+	vdev_close(&self->p.src);
+	ASSERT_EQ(0, vdev_open(&self->p.src, self->p.bdf[0]));
+	ASSERT_EQ(0, vdev_map_bar2(&self->p.src));
+	ASSERT_EQ(0, mig_get_flags(&self->p.src, &flags));
+	ASSERT_EQ(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P, flags);
+	ASSERT_EQ(-EINVAL, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_EQ(-1, fd);
+	ASSERT_EQ(0, memcmp(self->pattern, self->p.src.bar2,
+			    self->p.src.bar2_size));
+	ASSERT_EQ(0, save_stop_copy(&self->p.src, &s));
+	ASSERT_EQ(0, load_stream(&self->p.dst, s.data, s.len, 0));
+	ASSERT_EQ(0, memcmp(self->pattern, self->p.dst.bar2,
+			    self->p.dst.bar2_size));
+	stream_free(&s);
+
+	ASSERT_EQ(0, sysfs_write(PRECOPY_PARAM, "Y"));
+	vdev_close(&self->p.src);
+	ASSERT_EQ(0, vdev_open(&self->p.src, self->p.bdf[0]));
+	ASSERT_EQ(0, mig_get_flags(&self->p.src, &flags));
+	ASSERT_NE(0, flags & VFIO_MIGRATION_PRE_COPY);
 }
 
 static const uint32_t states[] = {
@@ -164,6 +207,12 @@ TEST_F(mig, round_trip_byte_exact)
 
 	h = stream_rec(&s, 0);
 	ASSERT_NE(NULL, h);
+	ASSERT_EQ(MLX5C_MIG_TAG_VERSION, h->tag);
+	ASSERT_EQ(MLX5C_MIG_F_MANDATORY, h->flags);
+	ASSERT_EQ(MLX5C_STREAM_V2,
+		  ((struct mlx5c_mig_version *)(h + 1))->version);
+	h = stream_rec(&s, VER_REC_SIZE);
+	ASSERT_NE(NULL, h);
 	ASSERT_EQ(MLX5C_MIG_TAG_STOP_COPY_SIZE, h->tag);
 	ASSERT_EQ(MLX5C_MIG_F_OPTIONAL, h->flags);
 	ASSERT_EQ(1, stream_images(&s, &img));
@@ -250,9 +299,9 @@ static const struct {
 	[BAD_FLAGS] = { "unknown header flag", -EINVAL },
 	[BAD_HUGE] = { "record larger than any image", -EINVAL },
 	[BAD_SCS_SIZE] = { "STOP_COPY_SIZE of 4 bytes", -EINVAL },
-	[BAD_MAGIC] = { "image magic", -EINVAL },
-	[BAD_CHECKSUM] = { "image checksum", -EBADMSG },
-	[BAD_MEMSIZE] = { "image for another memory size", -EINVAL },
+	[BAD_MAGIC] = { "image magic (record resealed)", -EINVAL },
+	[BAD_CHECKSUM] = { "record checksum", -EBADMSG },
+	[BAD_MEMSIZE] = { "image for another memory size (resealed)", -EINVAL },
 	[BAD_TRUNCATED] = { "stream cut inside the image", 0 },
 	[BAD_EMPTY] = { "no image at all", 0 },
 };
@@ -260,10 +309,10 @@ static const struct {
 /* Damage a copy of a good STOP_COPY stream; returns its new length. */
 static size_t damage(uint8_t *buf, size_t len, enum bad kind)
 {
-	struct mlx5c_mig_header *scs = (void *)buf;
-	size_t img_off = HDR_SIZE + scs->record_size;
+	struct mlx5c_mig_header *scs = (void *)(buf + VER_REC_SIZE);
+	size_t img_off = START_SIZE;
 	struct mlx5c_mig_header *fw = (void *)(buf + img_off);
-	struct mlx5c_image_header *img = (void *)(buf + img_off + HDR_SIZE);
+	struct mlx5c_image_header *img = (void *)(buf + img_off + REC_HDR_SIZE);
 
 	switch (kind) {
 	case BAD_TAG:
@@ -280,12 +329,14 @@ static size_t damage(uint8_t *buf, size_t len, enum bad kind)
 		break;
 	case BAD_MAGIC:
 		img->magic ^= 1;
+		rec_seal(fw);
 		break;
 	case BAD_CHECKSUM:
 		buf[len - 100] ^= 0x40;
 		break;
 	case BAD_MEMSIZE:
 		img->mem_size /= 2;
+		rec_seal(fw);
 		break;
 	case BAD_TRUNCATED:
 		return len - 4096;
@@ -344,23 +395,44 @@ TEST_F(mig, malformed_streams)
 	stream_free(&s);
 }
 
+/*
+ * An unknown OPTIONAL record after the VERSION record is skipped, its
+ * checksum verified all the same: a flipped payload byte is EBADMSG.
+ */
 TEST_F(mig, unknown_optional_record_skipped)
 {
 	struct stream s = { 0 };
+	struct mlx5c_mig_header_v2 *extra;
+	size_t len, xlen = REC_HDR_SIZE + 100;
 	uint8_t *buf;
-	struct mlx5c_mig_header extra = {
-		.record_size = 100, .flags = MLX5C_MIG_F_OPTIONAL, .tag = 0x40,
-	};
+	int fd;
 
 	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP), NULL));
 	ASSERT_EQ(0, save_stop_copy(&self->p.src, &s));
-	buf = calloc(1, s.len + HDR_SIZE + 100);
+	len = s.len + xlen;
+	buf = calloc(1, len);
 	ASSERT_NE(NULL, buf);
-	memcpy(buf, &extra, HDR_SIZE);
-	memcpy(buf + HDR_SIZE + 100, s.data, s.len);
-	ASSERT_EQ(0, load_stream(&self->p.dst, buf, s.len + HDR_SIZE + 100, 7));
+	memcpy(buf, s.data, VER_REC_SIZE);
+	extra = (void *)(buf + VER_REC_SIZE);
+	extra->record_size = 100;
+	extra->flags = MLX5C_MIG_F_OPTIONAL;
+	extra->tag = 0x40;
+	memset(extra + 1, 0xab, 100);
+	rec_seal(extra);
+	memcpy(buf + VER_REC_SIZE + xlen, s.data + VER_REC_SIZE,
+	       s.len - VER_REC_SIZE);
+	ASSERT_EQ(0, load_stream(&self->p.dst, buf, len, 7));
 	ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->pattern,
 			    self->p.dst.bar2_size));
+
+	((uint8_t *)(extra + 1))[50] ^= 1;
+	memset(self->p.dst.bar2, 0x5a, self->p.dst.bar2_size);
+	ASSERT_EQ(0, mig_set_state(&self->p.dst, ST(RESUMING), &fd));
+	ASSERT_EQ(-EBADMSG, stream_write(fd, buf, len, 7));
+	ASSERT_EQ(-EINVAL, mig_set_state(&self->p.dst, ST(STOP), NULL));
+	close(fd);
+	ASSERT_EQ(0x5a5a5a5a, *(uint32_t *)self->p.dst.bar2);
+	ASSERT_EQ(0, ioctl(self->p.dst.fd, VFIO_DEVICE_RESET));
 	free(buf);
 	stream_free(&s);
 }
@@ -391,9 +463,9 @@ TEST_F(mig, poll_and_nonblock)
 	ASSERT_EQ(0, knob_write(self->p.src.bdf, "latency_ms", "400"));
 	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), &fd));
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_NONBLOCK));
-	/* The size record is there at once; the image is being saved. */
+	/* Version and size are there at once; the image is being saved. */
 	n = read(fd, buf, sizeof(buf));
-	ASSERT_EQ(HDR_SIZE + 8, n);
+	ASSERT_EQ(START_SIZE, n);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(EAGAIN, errno);
 	pfd.fd = fd;
@@ -403,7 +475,7 @@ TEST_F(mig, poll_and_nonblock)
 	ASSERT_TRUE(pfd.revents & POLLIN);
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, 0));
 	ASSERT_EQ(0, stream_read(&s, fd));
-	ASSERT_EQ(IMG_HDR_SIZE + HDR_SIZE + self->p.src.bar2_size, s.len);
+	ASSERT_EQ(IMG_HDR_SIZE + REC_HDR_SIZE + self->p.src.bar2_size, s.len);
 	/* The end is permanent and readable. */
 	ASSERT_EQ(0, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(0, read(fd, buf, sizeof(buf)));
@@ -488,12 +560,17 @@ TEST_F(mig, injected_save_failure_fails_the_stream)
 {
 	struct stream s = { 0 };
 	uint32_t got;
+	char c;
 	int fd;
 
+	/* Not EIO, the default: the knob's errno is what reads return. */
 	ASSERT_EQ(0, knob_write(self->p.src.bdf, "save_final/fail_count", "1"));
-	ASSERT_EQ(0, knob_write(self->p.src.bdf, "save_final/fail_errno", "5"));
+	ASSERT_EQ(0, knob_write(self->p.src.bdf, "save_final/fail_errno", "28"));
 	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), &fd));
-	ASSERT_EQ(-EIO, stream_read(&s, fd));
+	ASSERT_EQ(-ENOSPC, stream_read(&s, fd));
+	/* Every later read fails the same way. */
+	ASSERT_EQ(-1, read(fd, &c, 1));
+	ASSERT_EQ(ENOSPC, errno);
 	close(fd);
 	/* The source goes back to running with its memory intact. */
 	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));

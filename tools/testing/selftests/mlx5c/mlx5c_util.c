@@ -16,6 +16,36 @@
 
 #define PCI_DEVS "/sys/bus/pci/devices"
 
+/* The vfio cdev and iommufd uAPI (Linux 6.6), for older system headers. */
+#ifndef VFIO_DEVICE_BIND_IOMMUFD
+struct vfio_device_bind_iommufd {
+	__u32 argsz;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 out_devid;
+};
+
+#define VFIO_DEVICE_BIND_IOMMUFD	_IO(VFIO_TYPE, VFIO_BASE + 18)
+
+struct vfio_device_attach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
+#endif
+
+#ifndef IOMMU_IOAS_ALLOC
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+
+#define IOMMU_IOAS_ALLOC		_IO(';', 0x81)
+#endif
+
 int sysfs_write(const char *path, const char *val)
 {
 	ssize_t n;
@@ -206,6 +236,91 @@ int vdev_try_open(struct vdev *d, const char *bdf)
 err:
 	ret = -errno;
 	vdev_close(d);
+	return ret;
+}
+
+/* /dev/vfio/devices/vfioN of a bound function, from its vfio-dev dir. */
+static int cdev_path(const char *bdf, char *path, size_t len)
+{
+	char dir[128];
+	struct dirent *e;
+	int ret = -ENOENT;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), PCI_DEVS "/%s/vfio-dev", bdf);
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while ((e = readdir(dp)))
+		if (!strncmp(e->d_name, "vfio", 4)) {
+			snprintf(path, len, "/dev/vfio/devices/%.40s", e->d_name);
+			ret = 0;
+			break;
+		}
+	closedir(dp);
+	return ret;
+}
+
+int vdev_cdev_available(const char *bdf, const char **why)
+{
+	char path[64];
+
+	if (access("/dev/iommu", F_OK)) {
+		*why = "no /dev/iommu: kernel without CONFIG_IOMMUFD";
+		return -ENOENT;
+	}
+	if (cdev_path(bdf, path, sizeof(path)) || access(path, F_OK)) {
+		*why = "no /dev/vfio/devices/vfioN: kernel without CONFIG_VFIO_DEVICE_CDEV";
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The cdev bound to a new iommufd and attached to a new IOAS. */
+static int vdev_try_open_cdev(struct vdev *d, const char *bdf)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	char path[64];
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->container = d->group = d->fd = -1;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+
+	ret = cdev_path(bdf, path, sizeof(path));
+	if (ret)
+		return ret;
+	d->container = open("/dev/iommu", O_RDWR);
+	if (d->container < 0)
+		goto err;
+	d->fd = open(path, O_RDWR);
+	if (d->fd < 0)
+		goto err;
+	bind.iommufd = d->container;
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		goto err;
+	if (ioctl(d->container, IOMMU_IOAS_ALLOC, &ioas))
+		goto err;
+	attach.pt_id = ioas.out_ioas_id;
+	if (ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		goto err;
+	return 0;
+err:
+	ret = -errno;
+	vdev_close(d);
+	return ret;
+}
+
+int vdev_open_mode(struct vdev *d, const char *bdf, enum vdev_mode mode)
+{
+	int ret, tries = 100;
+
+	if (mode == VDEV_GROUP)
+		return vdev_open(d, bdf);
+	while ((ret = vdev_try_open_cdev(d, bdf)) == -EBUSY && --tries)
+		usleep(100000);
 	return ret;
 }
 

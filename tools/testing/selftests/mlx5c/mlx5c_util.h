@@ -17,10 +17,18 @@
 #define MLX5C_MAX_FUNCS	8
 #define BDF_LEN		16
 
+/* How a device is opened: the group/container interface, or its vfio
+ * cdev (/dev/vfio/devices/vfioN) bound to an iommufd (/dev/iommu).
+ */
+enum vdev_mode {
+	VDEV_GROUP,
+	VDEV_CDEV,
+};
+
 struct vdev {
 	char bdf[BDF_LEN];
-	int container;
-	int group;
+	int container;		/* the iommufd in VDEV_CDEV mode */
+	int group;		/* -1 in VDEV_CDEV mode */
 	int fd;
 	uint8_t *bar2;		/* mmap of BAR2, or NULL */
 	size_t bar2_size;
@@ -37,6 +45,14 @@ int unbind_dev(const char *bdf);
 int vdev_open(struct vdev *d, const char *bdf);
 /* Without vdev_open's retries while the group is busy. */
 int vdev_try_open(struct vdev *d, const char *bdf);
+/* Either mode; VDEV_GROUP is vdev_open(). */
+int vdev_open_mode(struct vdev *d, const char *bdf, enum vdev_mode mode);
+/*
+ * 0 if @bdf can be opened through its cdev, or -ENOENT with why not in
+ * @why: no /dev/iommu (no CONFIG_IOMMUFD) or no /dev/vfio/devices/vfioN
+ * (no CONFIG_VFIO_DEVICE_CDEV).  @bdf must be bound.
+ */
+int vdev_cdev_available(const char *bdf, const char **why);
 void vdev_close(struct vdev *d);
 int vdev_map_bar2(struct vdev *d);
 

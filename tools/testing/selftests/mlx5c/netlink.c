@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The "mlx5c" generic netlink family: the family and its group, GET (do and
- * dump), strict validation of requests, CAP_NET_ADMIN for RESET_STATS, the
- * exact events of a STOP_COPY migration, counters that match the bytes
- * moved, and the error event of a failed save.
+ * dump), strict validation of requests, CAP_NET_ADMIN for every operation
+ * on a device and for the events group, the exact events of a STOP_COPY
+ * migration, counters that match the bytes moved, and the error event of a
+ * failed save.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -461,12 +462,16 @@ static int drop_cap_net_admin(void)
 	return syscall(SYS_capset, &h, c) ? -1 : 0;
 }
 
-/* Exit status: 0 if RESET_STATS fails with EPERM and GET works. */
+/*
+ * Exit status: 0 if everything per-device is refused without CAP_NET_ADMIN:
+ * RESET_STATS and GET (do and dump) with EPERM, and joining the events
+ * group.  Resolving the family and its group stays open to anyone.
+ */
 static int unprivileged_child(const char *bdf)
 {
 	struct nl_sock *sk;
 	struct replies r;
-	int family;
+	int family, grp;
 
 	if (drop_cap_net_admin())
 		return 10;
@@ -479,14 +484,23 @@ static int unprivileged_child(const char *bdf)
 	if (request(sk, family, MLX5C_GENL_CMD_RESET_STATS, 0, bdf, 0, 0,
 		    &r) != EPERM)
 		return 13;
-	if (request(sk, family, MLX5C_GENL_CMD_GET, 0, bdf, 0, 0, &r) ||
-	    r.n != 1)
+	if (request(sk, family, MLX5C_GENL_CMD_GET, 0, bdf, 0, 0, &r) != EPERM ||
+	    r.n)
 		return 14;
+	if (request(sk, family, MLX5C_GENL_CMD_GET, NLM_F_DUMP, NULL, 0, 0,
+		    &r) != EPERM || r.n)
+		return 15;
+	grp = genl_ctrl_resolve_grp(sk, MLX5C_GENL_NAME,
+				    MLX5C_GENL_MCGRP_EVENTS);
+	if (grp < 0)
+		return 16;
+	if (!nl_socket_add_membership(sk, grp))
+		return 17;
 	nl_socket_free(sk);
 	return 0;
 }
 
-TEST_F(nl, reset_stats_needs_cap_net_admin)
+TEST_F(nl, telemetry_needs_cap_net_admin)
 {
 	struct dev_info d;
 	struct replies r;
@@ -617,9 +631,8 @@ TEST_F(mig, stop_copy_events_and_counters)
 		} else {
 			EXPECT_EQ(w->kind, e->kind) TH_LOG("event %d", i);
 			EXPECT_EQ(0, e->seq);
-			/* The stream: size record, then one FW_DATA record. */
-			EXPECT_EQ(s.len - 2 * HDR_SIZE -
-				  sizeof(struct mlx5c_mig_stop_copy_size),
+			/* The stream: version and size, one FW_DATA record. */
+			EXPECT_EQ(s.len - START_SIZE - REC_HDR_SIZE,
 				  e->bytes);
 		}
 		EXPECT_LE(t0, e->ts);
@@ -721,12 +734,114 @@ TEST_F(mig, failed_save_error_event)
 	EXPECT_EQ(0, d.st[MLX5C_GENL_A_STATS_SAVED_FINAL]);
 }
 
+/* The FALLBACKS and REINITS counters count what they name, once each. */
+TEST_F(mig, fallback_and_reinit_counters)
+{
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	struct dev_info d;
+	int fd;
+
+	/* A failed incremental save: fallback to a full final image. */
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_EQ(0, stream_read(&s, fd));
+	ASSERT_EQ(0, knob_write(self->p.bdf[0], "save_middle/fail_count", "1"));
+	self->p.src.bar2[4096 * 5] ^= 1;
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	/* Until the save has completed (failed): a close would cancel it. */
+	ASSERT_LE(0, stream_drain(&s, fd));
+	close(fd);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[0], &d));
+	EXPECT_EQ(1, d.st[MLX5C_GENL_A_STATS_FALLBACKS]);
+	EXPECT_EQ(0, d.st[MLX5C_GENL_A_STATS_REINITS]);
+
+	/* With the opt-in, the context page written: a REINIT. */
+	s.len = 0;
+	ASSERT_EQ(0, mig_precopy_v2(&self->p.src));
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_EQ(0, stream_read(&s, fd));
+	self->p.src.bar2[17] ^= 1;
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	EXPECT_EQ(VFIO_PRECOPY_INFO_REINIT, info.flags);
+	close(fd);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[0], &d));
+	EXPECT_EQ(1, d.st[MLX5C_GENL_A_STATS_FALLBACKS]);
+	EXPECT_EQ(1, d.st[MLX5C_GENL_A_STATS_REINITS]);
+	stream_free(&s);
+}
+
+/* The one ERROR event of @bdf in the collected events, or NULL. */
+static struct event *error_event(struct events *ev, const char *bdf)
+{
+	struct event *found = NULL;
+
+	for (int i = 0; i < ev->n; i++) {
+		if (ev->e[i].type != MLX5C_GENL_EVENT_ERROR ||
+		    strcmp(ev->e[i].bdf, bdf))
+			continue;
+		if (found)
+			return NULL;
+		found = &ev->e[i];
+	}
+	return found;
+}
+
+/* A failed state change: an ERROR event from STATE with its errno. */
+TEST_F(mig, failed_arc_error_event)
+{
+	struct event *e;
+
+	ASSERT_EQ(0, knob_write(self->p.bdf[0], "suspend_initiator/fail_count", "1"));
+	ASSERT_EQ(0, knob_write(self->p.bdf[0], "suspend_initiator/fail_errno", "16"));
+	ASSERT_EQ(-EBUSY, mig_set_state(&self->p.src, ST(STOP), NULL));
+	ev_collect(self->ev_sk, 500);
+	e = error_event(&self->ev, self->p.bdf[0]);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(EBUSY, e->err);
+	EXPECT_EQ(MLX5C_GENL_ERR_STATE, e->source);
+	ASSERT_EQ(0, ioctl(self->p.src.fd, VFIO_DEVICE_RESET));
+}
+
+/* A refused resuming stream: an ERROR event from LOAD with its errno. */
+TEST_F(mig, refused_stream_error_event)
+{
+	struct mlx5c_mig_header h = {
+		.record_size = 64, .flags = 0, .tag = 0x1234,
+	};
+	struct event *e;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.dst, ST(RESUMING), &fd));
+	ASSERT_EQ(-EOPNOTSUPP, stream_write(fd, (void *)&h, sizeof(h), 0));
+	close(fd);
+	ev_collect(self->ev_sk, 500);
+	e = error_event(&self->ev, self->p.bdf[1]);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(EOPNOTSUPP, e->err);
+	EXPECT_EQ(MLX5C_GENL_ERR_LOAD, e->source);
+	ASSERT_EQ(0, ioctl(self->p.dst.fd, VFIO_DEVICE_RESET));
+}
+
 TEST_F(mig, reset_event)
 {
+	struct dev_info src, dst;
+	uint64_t base, dst_base;
 	bool found = false;
 
 	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP), NULL));
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[0], &src));
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[1], &dst));
+	base = src.st[MLX5C_GENL_A_STATS_RESETS];
+	dst_base = dst.st[MLX5C_GENL_A_STATS_RESETS];
 	ASSERT_EQ(0, ioctl(self->p.src.fd, VFIO_DEVICE_RESET));
+	/* RESETS counts each reset applied, of the function reset only. */
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[0], &src));
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[1], &dst));
+	EXPECT_EQ(base + 1, src.st[MLX5C_GENL_A_STATS_RESETS]);
+	EXPECT_EQ(dst_base, dst.st[MLX5C_GENL_A_STATS_RESETS]);
+	EXPECT_EQ(ST(RUNNING), src.state);
 	ev_collect(self->ev_sk, 500);
 	for (int i = 0; i < self->ev.n; i++) {
 		struct event *e = &self->ev.e[i];
@@ -740,6 +855,10 @@ TEST_F(mig, reset_event)
 		}
 	}
 	EXPECT_TRUE(found);
+	/* And a second one, from RUNNING. */
+	ASSERT_EQ(0, ioctl(self->p.src.fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, get_dev(self->sk, self->family, self->p.bdf[0], &src));
+	EXPECT_EQ(base + 2, src.st[MLX5C_GENL_A_STATS_RESETS]);
 }
 
 TEST_HARNESS_MAIN

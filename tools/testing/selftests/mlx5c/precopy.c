@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
+#include <xxhash.h>
+
 #include "harness.h"
 #include "mig_common.h"
 
@@ -142,12 +144,92 @@ TEST_F(pre, accounting)
 	dirty_pages(self->p.src.bar2, 100, 10, 1);
 	ASSERT_EQ(0, precopy_info(fd, &info));
 	ASSERT_EQ(0, info.initial_bytes);
-	ASSERT_EQ(HDR_SIZE + IMG_HDR_SIZE + 10 * 4 + 10 * PAGE,
+	ASSERT_EQ(REC_HDR_SIZE + IMG_HDR_SIZE + 10 * 4 + 10 * PAGE,
 		  info.dirty_bytes);
 	ASSERT_EQ(info.dirty_bytes, stream_drain(&s, fd));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENOMSG, errno);
 	close(fd);
+	stream_free(&s);
+}
+
+/* Dirtied pages wait for the initial data: dirty_bytes stays 0. */
+TEST_F(pre, dirty_bytes_zero_while_initial_remains)
+{
+	struct vfio_precopy_info info;
+	char buf[1 << 16];
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	/* Some of the initial data read (a read returns one record at most). */
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	ASSERT_LT(0, read(fd, buf, sizeof(buf)));
+	dirty_pages(self->p.src.bar2, 100, 10, 3);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_GT(info.initial_bytes, 0);
+	ASSERT_EQ(0, info.dirty_bytes);
+	close(fd);
+}
+
+/* In PRE_COPY: the unread bytes plus an image of the pages dirty now. */
+TEST_F(pre, data_size_in_precopy)
+{
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	uint64_t size;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, mig_data_size(&self->p.src, &size));
+	ASSERT_LE(info.initial_bytes, size);
+	ASSERT_LT(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 200, 10, 4);
+	ASSERT_EQ(0, mig_data_size(&self->p.src, &size));
+	ASSERT_EQ(REC_HDR_SIZE + IMG_HDR_SIZE + 10 * 4 + 10 * PAGE, size);
+	close(fd);
+	stream_free(&s);
+}
+
+/* EPOLLRDHUP once the session has ended. */
+TEST_F(pre, rdhup_after_session_ends)
+{
+	struct pollfd pfd;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN | POLLRDHUP };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_EQ(0, pfd.revents & POLLRDHUP);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+	pfd.revents = 0;
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_EQ(POLLRDHUP, pfd.revents & POLLRDHUP);
+	close(fd);
+}
+
+/* Every page dirty: the final image is a full one, and loads exactly. */
+TEST_F(pre, final_full_when_all_dirty)
+{
+	struct mlx5c_image_header *last = NULL;
+	struct stream s = { 0 };
+	size_t pages = self->p.src.bar2_size / PAGE;
+	int fd, images;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LT(0, stream_drain(&s, fd));
+	images = stream_images(&s, NULL);
+	dirty_pages(self->p.src.bar2, 0, pages, 9);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(STOP_COPY), NULL));
+	ASSERT_EQ(0, stream_read(&s, fd));
+	close(fd);
+	ASSERT_EQ(images + 1, stream_images(&s, &last));
+	ASSERT_EQ(MLX5C_IMAGE_F_FULL, last->flags & MLX5C_IMAGE_F_FULL);
+	ASSERT_EQ(pages, last->nr_pages);
+	ASSERT_EQ(0, load_stream(&self->p.dst, s.data, s.len, 0));
+	ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->p.src.bar2,
+			    self->p.src.bar2_size));
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
 	stream_free(&s);
 }
 
@@ -265,7 +347,7 @@ TEST_F(pre, abort_keeps_state)
 	ASSERT_EQ(ST(RUNNING), got);
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
-	ASSERT_EQ(-1, precopy_info(fd, &info) ? -1 : 0);
+	ASSERT_EQ(-ENODEV, precopy_info(fd, &info));
 	ASSERT_EQ(0, memcmp(copy, self->p.src.bar2, self->p.src.bar2_size));
 	close(fd);
 	free(copy);
@@ -321,6 +403,80 @@ TEST_F(pre, reinit_needs_opt_in)
 	stream_free(&s);
 }
 
+/*
+ * An incremental image naming the page just past the end of the memory,
+ * its record checksum resealed, is refused as invalid (EINVAL).  Without
+ * the reseal the record checksum refuses the edit first (EBADMSG), also
+ * for the last page, a valid index.
+ */
+TEST_F(pre, page_index_past_the_end_refused)
+{
+	struct vfio_precopy_info info;
+	struct mlx5c_image_header *img;
+	struct mlx5c_mig_header *h;
+	struct stream s = { 0 };
+	uint32_t pages = self->p.src.bar2_size / PAGE, *index;
+	static const struct { uint32_t delta; bool reseal; int err; } cases[] = {
+		{ 0, false, -EBADMSG }, { 1, false, -EBADMSG },
+		{ 0, true, -EINVAL },
+	};
+	size_t mid;
+	int fd;
+
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LT(0, stream_drain(&s, fd));
+	mid = s.len;
+	dirty_pages(self->p.src.bar2, 100, 2, 1);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(info.dirty_bytes, stream_drain(&s, fd));
+	close(fd);
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
+	h = stream_rec(&s, mid);
+	ASSERT_NE(NULL, h);
+	ASSERT_EQ(MLX5C_MIG_TAG_FW_DATA, h->tag);
+	img = (void *)(s.data + mid + REC_HDR_SIZE);
+	ASSERT_EQ(0, img->flags & MLX5C_IMAGE_F_FULL);
+	ASSERT_EQ(2, img->nr_pages);
+	index = (void *)((uint8_t *)img + IMG_HDR_SIZE);
+	ASSERT_EQ(101, index[1]);
+
+	for (int k = 0; k < 3; k++) {
+		int rfd;
+
+		index[1] = pages - cases[k].delta;
+		if (cases[k].reseal)
+			rec_seal(h);
+		ASSERT_EQ(0, mig_set_state(&self->p.dst, ST(RESUMING), &rfd));
+		ASSERT_EQ(cases[k].err, stream_write(rfd, s.data, s.len, 0));
+		ASSERT_EQ(-EINVAL, mig_set_state(&self->p.dst, ST(STOP), NULL));
+		close(rfd);
+		ASSERT_EQ(0, ioctl(self->p.dst.fd, VFIO_DEVICE_RESET));
+	}
+	stream_free(&s);
+}
+
+/* The opt-in lasts for one open of the device: a reopen clears it. */
+TEST_F(pre, precopy_v2_cleared_by_reopen)
+{
+	struct vfio_precopy_info info;
+	struct stream s = { 0 };
+	int fd;
+
+	ASSERT_EQ(0, mig_precopy_v2(&self->p.src));
+	vdev_close(&self->p.src);
+	ASSERT_EQ(0, vdev_open(&self->p.src, self->p.bdf[0]));
+	ASSERT_EQ(0, vdev_map_bar2(&self->p.src));
+	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(PRE_COPY), &fd));
+	ASSERT_LE(0, stream_drain(&s, fd));
+	dirty_pages(self->p.src.bar2, 0, 1, 5);
+	ASSERT_EQ(0, precopy_info(fd, &info));
+	ASSERT_EQ(0, info.flags);
+	ASSERT_EQ(0, info.initial_bytes);
+	ASSERT_GT(info.dirty_bytes, 0);
+	close(fd);
+	stream_free(&s);
+}
+
 TEST_F(pre, info_outside_precopy)
 {
 	struct vfio_precopy_info info;
@@ -359,6 +515,43 @@ TEST_F(pre, final_image_carries_only_changes)
 			    self->p.src.bar2_size));
 	close(fd);
 	stream_free(&s);
+}
+
+/*
+ * MIG_DATA_SIZE in PRE_COPY is exactly what STOP_COPY still moves: with
+ * nothing written since the last image (an empty incremental final image),
+ * and with a few pages written.
+ */
+TEST_F(pre, data_size_exact)
+{
+	struct vfio_precopy_info info;
+	struct vdev *d = &self->p.src;
+	struct stream s = {};
+	uint64_t size;
+	size_t before;
+	int fd;
+
+	for (int dirty = 0; dirty < 2; dirty++) {
+		ASSERT_EQ(0, mig_set_state(d, ST(PRE_COPY), &fd));
+		ASSERT_LT(0, stream_drain(&s, fd));
+		ASSERT_EQ(0, precopy_info(fd, &info));
+		ASSERT_EQ(0, info.initial_bytes);
+		ASSERT_EQ(0, info.dirty_bytes);
+		if (dirty)
+			for (size_t pg = 1; pg < 40; pg += 3)
+				d->bar2[pg * PAGE] ^= 0xff;
+		ASSERT_EQ(0, mig_set_state(d, ST(PRE_COPY_P2P), NULL));
+		ASSERT_EQ(0, mig_data_size(d, &size));
+		before = s.len;
+		ASSERT_EQ(0, mig_set_state(d, ST(STOP_COPY), NULL));
+		ASSERT_EQ(0, stream_read(&s, fd));
+		close(fd);
+		TH_LOG("%d dirty: MIG_DATA_SIZE %llu, STOP_COPY moved %zu",
+		       dirty, (unsigned long long)size, s.len - before);
+		EXPECT_EQ(size, s.len - before);
+		ASSERT_EQ(0, mig_set_state(d, ST(RUNNING), NULL));
+		stream_free(&s);
+	}
 }
 
 TEST_HARNESS_MAIN
