@@ -262,12 +262,14 @@ int mlx5c_emu_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req)
  * the firmware takes it for write, like vfio-pci-core's own
  * memory_lock_and_enable, changes the physical command register and power
  * state only, and undoes before it lets go only what it changed: the
- * memory bit it set, the power state it left.  Not the whole command
- * word: vfio-pci-core writes its other bits without memory_lock (a byte
- * write to the upper half, INTx masking), and such a change made during
- * the copy stays.  Neither the user's view of config space (vconfig) nor
- * the user mappings change: they stay zapped while decode is off as far
- * as the user knows.
+ * memory bit it set, the power state it left.  It reads and writes
+ * only the low byte of the command register, which holds the memory bit:
+ * vfio-pci-core writes the upper byte without memory_lock (a user's byte
+ * write to it, INTx masking), so a read-modify-write of the whole word
+ * could turn such a change back, while it writes the low byte only under
+ * memory_lock for write, so nothing lands between our read and write.
+ * Neither the user's view of config space (vconfig) nor the user mappings
+ * change: they stay zapped while decode is off as far as the user knows.
  *
  * Lock order: the callers hold nothing memory_lock nests in; the state
  * mutex and a data file's lock may be held (both come before mmap_lock,
@@ -293,6 +295,7 @@ static int mlx5c_emu_mem_begin(struct mlx5c_vf *mvdev,
 	struct vfio_pci_core_device *vdev = &mvdev->core_device;
 	struct pci_dev *pdev = vdev->pdev;
 	u16 cmd;
+	u8 lo;
 	int ret;
 
 	ret = pm_runtime_resume_and_get(&pdev->dev);
@@ -327,10 +330,10 @@ static int mlx5c_emu_mem_begin(struct mlx5c_vf *mvdev,
 		pm_runtime_put(&pdev->dev);
 		return ret;
 	}
-	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
-	if (!(cmd & PCI_COMMAND_MEMORY)) {
-		pci_write_config_word(pdev, PCI_COMMAND,
-				      cmd | PCI_COMMAND_MEMORY);
+	pci_read_config_byte(pdev, PCI_COMMAND, &lo);
+	if (!(lo & PCI_COMMAND_MEMORY)) {
+		pci_write_config_byte(pdev, PCI_COMMAND,
+				      lo | PCI_COMMAND_MEMORY);
 		a->decode_on = true;
 	}
 	return 0;
@@ -341,14 +344,14 @@ static void mlx5c_emu_mem_end(struct mlx5c_vf *mvdev,
 {
 	struct vfio_pci_core_device *vdev = &mvdev->core_device;
 	struct pci_dev *pdev = vdev->pdev;
-	u16 cmd;
+	u8 lo;
 
 	if (a->exclusive) {
-		/* The memory bit only: read the word as it is now. */
+		/* The memory bit only, in the low byte as it is now. */
 		if (a->decode_on) {
-			pci_read_config_word(pdev, PCI_COMMAND, &cmd);
-			pci_write_config_word(pdev, PCI_COMMAND,
-					      cmd & ~PCI_COMMAND_MEMORY);
+			pci_read_config_byte(pdev, PCI_COMMAND, &lo);
+			pci_write_config_byte(pdev, PCI_COMMAND,
+					      lo & ~PCI_COMMAND_MEMORY);
 		}
 		if (a->woken)
 			pci_set_power_state(pdev, a->state);

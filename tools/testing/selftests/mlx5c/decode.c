@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 #include <sys/ioctl.h>
@@ -279,6 +280,105 @@ TEST_F(dec, other_command_bits_kept)
 	ASSERT_EQ(0, decode(&p->src, true));
 	ASSERT_EQ(0, decode(&p->dst, true));
 	EXPECT_EQ(-1, first_diff(p->src.bar2, self->pattern, p->src.bar2_size));
+	EXPECT_EQ(-1, first_diff(p->dst.bar2, self->pattern, p->dst.bar2_size));
+}
+
+/*
+ * SERR toggled through the VFIO config region (byte writes to the upper
+ * half, which vfio-pci-core makes without memory_lock) as fast as the
+ * thread can while saves and loads copy with decode off.  Before each
+ * toggle the bit must read as the thread last wrote it: a firmware that
+ * writes back a whole command word it read before a toggle landed turns
+ * that toggle back, and the next read sees it.
+ */
+struct serr_toggler {
+	struct vdev *d;
+	atomic_bool stop;
+	unsigned int toggles;
+	unsigned int lost;
+	int ret;
+};
+
+static int serr_toggle(struct vdev *d, uint64_t off, bool *on,
+		       unsigned int *lost)
+{
+	uint8_t hi;
+
+	if (pread(d->fd, &hi, 1, off + PCI_COMMAND + 1) != 1)
+		return -errno;
+	if (!!(hi & (PCI_COMMAND_SERR >> 8)) != *on)
+		(*lost)++;
+	*on = !*on;
+	hi = *on ? hi | PCI_COMMAND_SERR >> 8 : hi & ~(PCI_COMMAND_SERR >> 8);
+	return pwrite(d->fd, &hi, 1, off + PCI_COMMAND + 1) == 1 ? 0 : -errno;
+}
+
+static void *toggle_serr(void *arg)
+{
+	struct serr_toggler *t = arg;
+	uint64_t off = 0;
+	uint16_t cmd;
+	bool on;
+
+	t->ret = command(t->d, -1, &cmd);
+	on = cmd & PCI_COMMAND_SERR;
+	if (!t->ret)
+		t->ret = config_offset(t->d, &off);
+	while (!t->ret && !atomic_load(&t->stop)) {
+		t->ret = serr_toggle(t->d, off, &on, &t->lost);
+		t->toggles++;
+	}
+	/* The last toggle, checked once the copies are over. */
+	if (!t->ret && !command(t->d, -1, &cmd) &&
+	    !!(cmd & PCI_COMMAND_SERR) != on)
+		t->lost++;
+	return NULL;
+}
+
+TEST_F(dec, serr_toggles_during_copies_kept)
+{
+	struct pair *p = &self->p;
+	struct serr_toggler ts, td;
+	struct stream st = {};
+	pthread_t tsrc, tdst;
+	uint16_t cmd;
+	int fd;
+
+	ASSERT_EQ(0, decode(&p->src, false));
+	ASSERT_EQ(0, decode(&p->dst, false));
+	ts = (struct serr_toggler){ .d = &p->src };
+	td = (struct serr_toggler){ .d = &p->dst };
+	ASSERT_EQ(0, pthread_create(&tsrc, NULL, toggle_serr, &ts));
+	ASSERT_EQ(0, pthread_create(&tdst, NULL, toggle_serr, &td));
+	for (int round = 0; round < 3; round++) {
+		ASSERT_EQ(0, mig_set_state(&p->src, ST(STOP_COPY), &fd));
+		ASSERT_EQ(0, stream_read(&st, fd));
+		close(fd);
+		ASSERT_EQ(0, mig_set_state(&p->src, ST(RUNNING), NULL));
+		ASSERT_EQ(0, load_stream(&p->dst, st.data, st.len, 0));
+		stream_free(&st);
+	}
+	atomic_store(&ts.stop, true);
+	atomic_store(&td.stop, true);
+	ASSERT_EQ(0, pthread_join(tsrc, NULL));
+	ASSERT_EQ(0, pthread_join(tdst, NULL));
+	ASSERT_EQ(0, ts.ret);
+	ASSERT_EQ(0, td.ret);
+	TH_LOG("toggles: source %u (%u lost), destination %u (%u lost)",
+	       ts.toggles, ts.lost, td.toggles, td.lost);
+	/* Enough toggles landed during the copies for the check to matter. */
+	ASSERT_LE(1000, ts.toggles);
+	ASSERT_LE(1000, td.toggles);
+	EXPECT_EQ(0, ts.lost);
+	EXPECT_EQ(0, td.lost);
+
+	/* The firmware left decode as it found it. */
+	ASSERT_EQ(0, command(&p->src, -1, &cmd));
+	EXPECT_EQ(0, cmd & PCI_COMMAND_MEMORY);
+	ASSERT_EQ(0, command(&p->dst, -1, &cmd));
+	EXPECT_EQ(0, cmd & PCI_COMMAND_MEMORY);
+	ASSERT_EQ(0, decode(&p->src, true));
+	ASSERT_EQ(0, decode(&p->dst, true));
 	EXPECT_EQ(-1, first_diff(p->dst.bar2, self->pattern, p->dst.bar2_size));
 }
 
