@@ -68,8 +68,12 @@ sparse_clean() {
 	no_warnings make -s -C "$top" sparse
 }
 
+# The kselftests in two VMs side by side (vm/split.sh), the first with the
+# longest programs.
 vm_suite() {
-	VM_KEEP_LOG=$log/console.log "$top/tools/testing/vm/run" --timeout 2400 -- \
+	"$top/tools/testing/vm/split.sh" \
+		"qemu_migration.py fuzz vfio_mig_e2e.sh netns.sh sample.sh reset resume_checks" \
+		"$log/vm" --timeout 2400 -- \
 		"$top/tools/testing/selftests/mlx5c/run_tests.sh"
 }
 

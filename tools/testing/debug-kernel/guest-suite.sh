@@ -1,13 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Inside the debug-kernel VM: the whole suite, then a kmemleak scan whose
-# every report is printed to the kernel console (and so fails the run).
+# Inside the debug-kernel VM: the kselftests named (default: all), then a
+# kmemleak scan whose every report is printed to the kernel console (and so
+# fails the run).
 # One KTAP document: the suite's nested under result 1, kmemleak result 2.
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 status=0
 echo "TAP version 13"
 echo "1..2"
-"$top/tools/testing/selftests/mlx5c/run_tests.sh" | sed -u 's/^/# /; s/^# $/#/'
+"$top/tools/testing/selftests/mlx5c/run_tests.sh" "$@" | sed -u 's/^/# /; s/^# $/#/'
 if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 	echo "ok 1 kselftests"
 else

@@ -46,6 +46,9 @@ if [ -d "/lib/modules/$kver" ]; then
 fi
 
 mkdir -p "$out"
-(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$img.tmp"
-mv "$img.tmp" "$img"
+# A temporary name of its own: two VMs may start side by side.
+tmp=$(mktemp "$img.XXXXXX")
+(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$tmp"
+chmod 644 "$tmp"
+mv "$tmp" "$img"
 echo "$img"
