@@ -42,12 +42,6 @@ def tap(ok, name, why=''):
     sys.stdout.flush()
 
 
-def skip(name, why):
-    global n
-    n += 1
-    print(f'ok {n} ynl.{name} # SKIP {why}')
-
-
 def ynl(*args, spec=spec_path):
     """Run the ynl CLI; (exit status, parsed JSON or None, stdout+stderr)."""
     cmd = [sys.executable, cli, '--spec', spec, '--output-json'] + list(args)
@@ -210,24 +204,16 @@ def main():
         ok &= want <= kops.get(values[name], set())
     tap(ok, 'family_version_and_ops')
 
-    # admin-perm as the spec says.  The spec marks GET admin-only (per-device
-    # data, issue 13); until the driver has it, that one op is skipped.
+    # admin-perm as the spec says (per-device data is for CAP_NET_ADMIN).
     ok = True
-    pending = []
     for name in requested:
         op = next(o for o in spec['operations']['list'] if o['name'] == name)
         want = 'admin-perm' in op.get('flags', [])
         have = 'admin-perm' in kops.get(values[name], set())
-        if want and not have and name == 'get':
-            pending.append(name)
-        elif want != have:
+        if want != have:
             comment(f'{name}: admin-perm in spec {want}, in kernel {have}')
             ok = False
-    if pending and ok:
-        skip('admin_perm_ops_as_in_spec',
-             'GET is not admin-perm in this driver yet (issue 13); the rest match')
-    else:
-        tap(ok, 'admin_perm_ops_as_in_spec')
+    tap(ok, 'admin_perm_ops_as_in_spec')
 
     # The kernel's policy: bdf a NUL-terminated string of at most maxlen,
     # every other attribute of the spec rejected in requests (the kernel
