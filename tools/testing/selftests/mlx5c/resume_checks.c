@@ -352,6 +352,27 @@ TEST_F(rc, delta_without_full_in_session)
 	free(m.buf);
 }
 
+/*
+ * A delta as a session's first image, with seq 0 and kind INITIAL or
+ * FINAL: refused, though an earlier session loaded a full image.
+ */
+TEST_F(rc, first_image_delta)
+{
+	static const uint16_t kinds[] = { MLX5C_IMAGE_INITIAL, MLX5C_IMAGE_FINAL };
+	uint32_t idx[1] = { 3 };
+	struct img m;
+
+	memset(self->d->bar2, 0x5a, self->mem);
+	ASSERT_EQ(0, session(_metadata, self->d, &self->full, 1));
+	memcpy(self->expect, self->d->bar2, self->mem);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		ASSERT_EQ(0, make_delta(&m, self->mem, kinds[i], 0, idx, 1));
+		EXPECT_EQ(-EINVAL, session(_metadata, self->d, &m, 1));
+		EXPECT_EQ(0, memcmp(self->d->bar2, self->expect, self->mem));
+		free(m.buf);
+	}
+}
+
 /* In order, with a gap in seq (a failed save): accepted and applied. */
 TEST_F(rc, valid_full_and_deltas)
 {
