@@ -53,11 +53,17 @@ FIXTURE_TEARDOWN(rst)
 	pair_close(&self->p);
 }
 
+/*
+ * vfio-pci-core only tries memory_lock for a hot reset, so one that comes
+ * while the firmware copies a chunk (PRE_COPY's initial image is being
+ * saved) fails with EBUSY, as documented; the caller tries again, as a VMM
+ * would, for up to 10 s.
+ */
 static int hot_reset(struct vdev *d)
 {
 	struct vfio_pci_hot_reset *hr;
 	size_t sz = sizeof(*hr) + sizeof(int32_t);
-	int ret;
+	int ret, tries = 0;
 
 	hr = calloc(1, sz);
 	if (!hr)
@@ -65,7 +71,11 @@ static int hot_reset(struct vdev *d)
 	hr->argsz = sz;
 	hr->count = 1;
 	hr->group_fds[0] = d->group;
-	ret = ioctl(d->fd, VFIO_DEVICE_PCI_HOT_RESET, hr) ? -errno : 0;
+	do {
+		if (tries)
+			usleep(5000);
+		ret = ioctl(d->fd, VFIO_DEVICE_PCI_HOT_RESET, hr) ? -errno : 0;
+	} while (ret == -EBUSY && ++tries < 2000);
 	free(hr);
 	return ret;
 }
