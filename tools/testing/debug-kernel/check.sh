@@ -28,7 +28,7 @@ cp "$out/src/drivers/vfio/pci/mlx5c/mlx5c-vfio-pci.ko" "$out/mlx5c-vfio-pci.ko"
 # are 16 MiB, not 64: the same paths (eight 2 MiB copy chunks, 4096 pages
 # of dirty bitmap) at a quarter of the KASAN-checked copying.
 # MLX5C_DEBUG_FIRST names the first VM's tests instead.
-first=${MLX5C_DEBUG_FIRST:-"qemu_migration.py fail_nth fuzz races vfio_mig_e2e.sh integrity migration precopy"}
+first=${MLX5C_DEBUG_FIRST:-"qemu_migration.py fail_nth fuzz races vfio_mig_e2e.sh integrity migration netns.sh"}
 # The environment reaches the guest only through the command (env).
 "$top/tools/testing/vm/split.sh" "$first" "$out/vm" \
 	--kernel "$kdir/arch/x86/boot/bzImage" --kver "$krel" \
