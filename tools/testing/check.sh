@@ -26,6 +26,7 @@ start=$(date +%s)
 # STEP FORMAT CMD...: the command's exit status must be 0, and with FORMAT
 # "ktap" its stdout must be a clean KTAP document, nested under the result.
 steps=(
+	"ktap_judge leaf python3 $top/tools/testing/ktap_test.py"
 	"build_w1_clean leaf no_warnings make -s -C $top module"
 	"sparse_clean leaf sparse_clean"
 	"checkpatch_clean leaf make -s -C $top checkpatch"

@@ -19,6 +19,9 @@ printed as a "# ktap: ..." diagnostic:
   - a skip (a "# SKIP" result, a "1..0 # SKIP" plan) that no line of the
     expected-skips FILE matches (glob over the result's path, its names
     from the root joined by " / ").
+A failed result is printed with the diagnostic lines that came before it
+in its document (at most the last DETAIL_LINES), so that the end of a long
+log tells why.
 With --tally, the last line is "N passed, N failed, N skipped" over the
 leaves (results without a child document).  Exit status 0 only when nothing
 failed and something passed (or, without --tally, nothing failed).
@@ -34,6 +37,7 @@ RESULT = re.compile(r'^(not ok|ok)\b\s*(\d+)?\s*(?:- )?(.*?)\s*$')
 DIRECTIVE = re.compile(r'^(.*?)\s*(?<!\\)#\s*(SKIP|TODO|TIMEOUT|XFAIL)\b\s*(.*)$', re.I)
 PLAN = re.compile(r'^1\.\.(\d+)\s*(?:#\s*(SKIP)\b\s*(.*))?$', re.I)
 VERSION = re.compile(r'^K?TAP version \d+')
+DETAIL_LINES = 40
 
 
 def unprefix(line):
@@ -50,9 +54,10 @@ class Count:
         self.expected = expected
         self.notes = []
 
-    def fail(self, path, why):
+    def fail(self, path, why, detail=()):
         self.failed += 1
         self.notes.append('%s: %s' % (' / '.join(path) or '(root)', why))
+        self.notes.extend('  ' + x for x in detail[-DETAIL_LINES:])
 
     def skip(self, path, why):
         name = ' / '.join(path)
@@ -70,6 +75,7 @@ def judge(lines, path, count):
     results = 0
     child = None
     pending = None
+    detail = []
 
     def close_child():
         nonlocal child, pending
@@ -86,6 +92,8 @@ def judge(lines, path, count):
                 if pending is not None:
                     count.fail(path, 'a child document without its result')
                 child = [unprefix(line)]
+            else:
+                detail.append(line)
             continue
         if VERSION.match(line):
             version += 1
@@ -118,18 +126,20 @@ def judge(lines, path, count):
         if num != results:
             count.fail(path, 'result %d numbered %d' % (results, num))
         me = path + [desc or str(num)]
+        before_result, detail = detail, []
         if pending is not None:
-            sub = judge(pending, me, count)
-            pending = None
+            sub_lines, pending = pending, None
+            sub = judge(sub_lines, me, count)
             if ok and sub and kind != 'SKIP':
                 count.fail(me, 'ok, but its own results failed')
             elif not ok and not sub:
-                count.fail(me, 'not ok # %s %s' % (kind or '', why))
+                count.fail(me, 'not ok # %s %s' % (kind or '', why),
+                           [x for x in sub_lines if x.startswith('#')])
             elif ok and kind == 'SKIP':
                 count.skip(me, why)
             continue
         if not ok:
-            count.fail(me, 'not ok # %s %s' % (kind or '', why))
+            count.fail(me, 'not ok # %s %s' % (kind or '', why), before_result)
         elif kind == 'SKIP':
             count.skip(me, why)
         else:
@@ -139,9 +149,9 @@ def judge(lines, path, count):
     if pending is not None:
         count.fail(path, 'a child document without its result')
     if plan is None:
-        count.fail(path, 'no plan (%d results)' % results)
+        count.fail(path, 'no plan (%d results)' % results, detail)
     elif plan != results:
-        count.fail(path, 'planned %d, ran %d' % (plan, results))
+        count.fail(path, 'planned %d, ran %d' % (plan, results), detail)
     return count.failed - before
 
 
