@@ -19,8 +19,48 @@ if ! . "$ksft_dir/ktap_helpers.sh"; then
 	exit 1
 fi
 
-# result RC NAME: one KTAP result from an exit status.
+# The guest's stalls: a heartbeat that wakes every 0.25 s logs each wake
+# that came at least 5 s late ("END_USEC GAP_USEC", in stall_log), and
+# result reports those of the test it ends.  A socket test that timed out
+# across such a stall was starved (a slow host), not deadlocked.  No fork
+# per beat: read -t on a FIFO nobody writes, $EPOCHREALTIME.
+stall_log=/tmp/mlx5c-stalls.$$
+stall_from=${EPOCHREALTIME/./}
+stall_watch() {
+	local fifo=/tmp/mlx5c-beat.$$ parent=$$
+	rm -f "$fifo" "$stall_log"
+	mkfifo "$fifo" || return
+	(
+		exec 3<> "$fifo"
+		rm -f "$fifo"
+		last=${EPOCHREALTIME/./}
+		while kill -0 "$parent" 2> /dev/null; do
+			read -r -t 0.25 -u 3
+			now=${EPOCHREALTIME/./}
+			((now - last >= 5000000)) &&
+				echo "$now $((now - last))" >> "$stall_log"
+			last=$now
+		done
+		rm -f "$stall_log"
+	) &
+}
+
+stall_report() {
+	local end gap
+	[ -r "$stall_log" ] || return 0
+	while read -r end gap; do
+		((end > stall_from)) || continue
+		printf '# the guest stalled: a 0.25 s timer fired %d.%d s late, %d s into this test\n' \
+			$((gap / 1000000)) $((gap % 1000000 / 100000)) \
+			$(((end - stall_from) / 1000000))
+	done < "$stall_log"
+	stall_from=${EPOCHREALTIME/./}
+}
+
+# result RC NAME: one KTAP result from an exit status, after the guest's
+# stalls during the test.
 result() {
+	stall_report
 	if [ "$1" -eq 0 ]; then
 		ktap_test_pass "$2"
 	else
@@ -43,6 +83,7 @@ need_two_functions() {
 	done
 	[ ${#funcs[@]} -ge 2 ] ||
 		ktap_exit_fail_msg "need two ivshmem functions, found ${#funcs[@]}"
+	stall_watch
 }
 
 # wait_for CMD: up to 10 s for the shell command CMD to succeed.
