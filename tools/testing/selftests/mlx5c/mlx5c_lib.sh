@@ -19,6 +19,13 @@ if ! . "$ksft_dir/ktap_helpers.sh"; then
 	exit 1
 fi
 
+# vfio-mig's options in the VM.  Its progress deadline (30 s without a
+# byte from the peer) guards against a hung peer; in a TCG guest on a
+# loaded 2-core host both ends once went 30 s without hearing from each
+# other, so the tests that are not about that deadline give it 120 s
+# (vfio-mig's host tests cover the deadline itself).
+vmig_opts=(--progress-timeout-ms 120000)
+
 # The guest's stalls: a heartbeat that wakes every 0.25 s logs each wake
 # that came at least 5 s late ("END_USEC GAP_USEC", in stall_log), and
 # result reports those of the test it ends.  A socket test that timed out

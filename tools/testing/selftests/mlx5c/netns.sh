@@ -31,13 +31,14 @@ netns_cleanup() {
 load_start() {
 	port=$((port + 1))
 	ip netns exec $ns1 "$vfio_mig" load "$1" --listen $dst_ip:$port \
-		--psk-file /tmp/mig.psk > /tmp/load.out 2>&1 &
+		--psk-file /tmp/mig.psk --json "${vmig_opts[@]}" > /tmp/load.out 2>&1 &
 	load_pid=$!
 	wait_for "ip netns exec $ns1 ss -Hltn 'sport = :$port' | grep -q ."
 }
 save_to() {
-	ip netns exec $ns0 timeout -s KILL 120 "$vfio_mig" save "$1" \
-		--to $dst_ip:$port --psk-file /tmp/mig.psk "${@:2}" > /tmp/save.out 2>&1
+	ip netns exec $ns0 timeout -s KILL 300 "$vfio_mig" save "$1" \
+		--to $dst_ip:$port --psk-file /tmp/mig.psk --json "${vmig_opts[@]}" "${@:2}" \
+		> /tmp/save.out 2>&1
 }
 state_of() {
 	"$vfio_mig" info "$1" | sed -n 's/^state: *//p'
@@ -67,7 +68,7 @@ netns_kill_dst() {
 			[ "$(state_of "$dst")" = running ]
 		rc=$?
 	fi
-	[ $rc -eq 0 ] || show /tmp/save.out
+	[ $rc -eq 0 ] || show /tmp/save.out /tmp/load.out
 	result $rc "vfio-mig-netns.$name"
 }
 

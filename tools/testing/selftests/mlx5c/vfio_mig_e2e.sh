@@ -14,7 +14,7 @@ e2e() {
 	shift 2
 	"$bin/bar2ctl" fill "${funcs[0]}" "$seed" &&
 		"$bin/bar2ctl" fill "${funcs[1]}" 0 &&
-		"$vfio_mig" migrate "${funcs[0]}" "${funcs[1]}" "$@" > /tmp/e2e.out 2> /tmp/e2e.err &&
+		"$vfio_mig" migrate "${funcs[0]}" "${funcs[1]}" "${vmig_opts[@]}" "$@" > /tmp/e2e.out 2> /tmp/e2e.err &&
 		"$bin/bar2ctl" cmp "${funcs[0]}" "${funcs[1]}"
 	rc=$?
 	[ $rc -eq 0 ] || show /tmp/e2e.out /tmp/e2e.err
