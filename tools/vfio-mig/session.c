@@ -7,6 +7,7 @@
  * See transport_int.h and Documentation/vfio-mig.rst.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -48,13 +49,30 @@ void deadline_in(struct timespec *ts, uint64_t ms)
 	}
 }
 
+/*
+ * Every chunk is a malloc() of up to VMIG_MAX_CHUNK, freed once sent or
+ * written.  With glibc's defaults such a block is mmap()ed, or carved from
+ * a heap that is trimmed when it is freed, so its pages are faulted in and
+ * zeroed again for every chunk: the transport then spent more time in page
+ * faults than in moving bytes (make bench, n1_uncapped_over_raw).  Keep
+ * chunks on the heap, and freed heap memory for the next chunk; what the
+ * session holds stays bounded by its window.
+ */
+static void chunk_malloc_setup(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 2 * VMIG_MAX_CHUNK);
+	mallopt(M_TRIM_THRESHOLD, 4 * VMIG_MAX_CHUNK);
+}
+
 void session_init(struct session *s, int ctrl_fd, const int *data_fds,
 			 unsigned n, const volatile int *cancel,
 			 uint16_t fail_type)
 {
+	static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
 	pthread_condattr_t ca;
 	unsigned i;
 
+	pthread_once(&malloc_once, chunk_malloc_setup);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->ctrl_wlock, NULL);
 	pthread_condattr_init(&ca);
