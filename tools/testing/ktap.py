@@ -53,6 +53,7 @@ class Count:
         self.passed = self.failed = self.skipped = 0
         self.expected = expected
         self.notes = []
+        self.tail = []      # the last judged document's lines after its last result
 
     def fail(self, path, why, detail=()):
         self.failed += 1
@@ -113,6 +114,8 @@ def judge(lines, path, count):
             continue
         m = RESULT.match(line)
         if not m:
+            if line.strip():
+                detail.append(line)
             continue
         results += 1
         ok = m.group(1) == 'ok'
@@ -134,7 +137,7 @@ def judge(lines, path, count):
                 count.fail(me, 'ok, but its own results failed')
             elif not ok and not sub:
                 count.fail(me, 'not ok # %s %s' % (kind or '', why),
-                           [x for x in sub_lines if x.startswith('#')])
+                           count.tail)
             elif ok and kind == 'SKIP':
                 count.skip(me, why)
             continue
@@ -152,6 +155,7 @@ def judge(lines, path, count):
         count.fail(path, 'no plan (%d results)' % results, detail)
     elif plan != results:
         count.fail(path, 'planned %d, ran %d' % (plan, results), detail)
+    count.tail = detail
     return count.failed - before
 
 

@@ -56,6 +56,21 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(out[:2], ['# ktap: prog: planned 2, ran 1',
                                    '# ktap:   # Segmentation fault'])
 
+    def test_failed_step_with_clean_document_shows_its_own_lines(self):
+        # check.sh: a step's document nested, then its exit status and
+        # stderr tail, then "not ok"; a grandchild's lines are not why
+        doc = ('TAP version 13\n1..1\n# TAP version 13\n# 1..1\n'
+               '# # TAP version 13\n# # 1..1\n# # ok 1 gc\n# ok 1 prog\n'
+               '# vm_suite: exit status 2, 9s\n#   qemu: terminated\n'
+               'not ok 1 vm_suite # exit=2\n')
+        rc, out = judge(doc)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, [
+            '# ktap: vm_suite: not ok #  exit=2',
+            '# ktap:   vm_suite: exit status 2, 9s',
+            '# ktap:     qemu: terminated',
+            '1 passed, 1 failed, 0 skipped'])
+
     def test_detail_is_bounded(self):
         lines = ''.join('# line %d\n' % i for i in range(100))
         rc, out = judge('TAP version 13\n1..1\n%snot ok 1 x\n' % lines)

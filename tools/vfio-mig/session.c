@@ -51,12 +51,13 @@ void deadline_in(struct timespec *ts, uint64_t ms)
 
 /*
  * Every chunk is a malloc() of up to VMIG_MAX_CHUNK, freed once sent or
- * written.  With glibc's defaults such a block is mmap()ed, or carved from
- * a heap that is trimmed when it is freed, so its pages are faulted in and
- * zeroed again for every chunk: the transport then spent more time in page
- * faults than in moving bytes (make bench, n1_uncapped_over_raw).  Keep
- * chunks on the heap, and freed heap memory for the next chunk; what the
- * session holds stays bounded by its window.
+ * written.  With glibc's defaults that memory goes back to the kernel on
+ * free() (an mmap()ed block, or the top of a heap that is then trimmed),
+ * so its pages are faulted in and zeroed again for every chunk: the
+ * transport spent much of its time in page faults (make bench,
+ * n1_uncapped_over_raw).  Serve chunks from the heap and keep up to
+ * 64 MiB of freed heap per arena for the next ones; the chunks in flight
+ * stay bounded by the window.
  */
 static void chunk_malloc_setup(void)
 {

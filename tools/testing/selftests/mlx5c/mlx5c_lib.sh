@@ -27,12 +27,12 @@ fi
 vmig_opts=(--progress-timeout-ms 120000)
 
 # The guest's stalls: a heartbeat that wakes every 0.25 s logs each wake
-# that came at least 5 s late ("END_USEC GAP_USEC", in stall_log), and
+# that came 5 s or more after the last ("END_USEC GAP_USEC", in stall_log);
 # result reports those of the test it ends.  A socket test that timed out
 # across such a stall was starved (a slow host), not deadlocked.  No fork
 # per beat: read -t on a FIFO nobody writes, $EPOCHREALTIME.
 stall_log=/tmp/mlx5c-stalls.$$
-stall_from=${EPOCHREALTIME/./}
+stall_from=${EPOCHREALTIME/[.,]/}
 stall_watch() {
 	local fifo=/tmp/mlx5c-beat.$$ parent=$$
 	rm -f "$fifo" "$stall_log"
@@ -40,16 +40,16 @@ stall_watch() {
 	(
 		exec 3<> "$fifo"
 		rm -f "$fifo"
-		last=${EPOCHREALTIME/./}
+		last=${EPOCHREALTIME/[.,]/}
 		while kill -0 "$parent" 2> /dev/null; do
 			read -r -t 0.25 -u 3
-			now=${EPOCHREALTIME/./}
+			now=${EPOCHREALTIME/[.,]/}
 			((now - last >= 5000000)) &&
 				echo "$now $((now - last))" >> "$stall_log"
 			last=$now
 		done
 		rm -f "$stall_log"
-	) &
+	) < /dev/null > /dev/null 2>&1 &
 }
 
 stall_report() {
@@ -57,11 +57,11 @@ stall_report() {
 	[ -r "$stall_log" ] || return 0
 	while read -r end gap; do
 		((end > stall_from)) || continue
-		printf '# the guest stalled: a 0.25 s timer fired %d.%d s late, %d s into this test\n' \
+		printf '# the guest stalled: %d.%d s between two 0.25 s heartbeats, %d s into this test\n' \
 			$((gap / 1000000)) $((gap % 1000000 / 100000)) \
 			$(((end - stall_from) / 1000000))
 	done < "$stall_log"
-	stall_from=${EPOCHREALTIME/./}
+	stall_from=${EPOCHREALTIME/[.,]/}
 }
 
 # result RC NAME: one KTAP result from an exit status, after the guest's
