@@ -26,6 +26,44 @@ fi
 # (vfio-mig's host tests cover the deadline itself).
 vmig_opts=(--progress-timeout-ms 120000)
 
+# stalled_once FILE SRC: the vfio-mig run that wrote FILE ended on its
+# progress deadline ("nothing from the source/destination for N ms") and
+# left SRC running, as it must.  An open bug: now and then a 4-channel
+# migration in the VM goes silent on both ends (see the issue notes), so
+# the tests say so and run once more; a second stall, or a source not
+# running, fails them.
+stalled_once() {
+	grep -qs 'nothing from the \(source\|destination\) for' "$1" &&
+		[ "$("$vfio_mig" info "$2" | sed -n 's/^state: *//p')" = running ] &&
+		echo "# vfio-mig stalled (both ends silent past the progress deadline); the source runs; once more:" &&
+		show "$1"
+}
+
+# threads_of PID: each thread of PID with the syscall it is in (number,
+# first argument) and where the kernel has it waiting: what a stalled
+# vfio-mig was doing.
+threads_of() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "# $(basename "$t") $(cat "$t/comm" 2> /dev/null)" \
+			"syscall $(cut -d' ' -f1,2 "$t/syscall" 2> /dev/null)" \
+			"wchan $(cat "$t/wchan" 2> /dev/null)"
+	done
+}
+
+# watch_stall PID SECS: once PID has run SECS seconds, show its threads.
+watch_stall() {
+	local end=$((SECONDS + $2))
+	while kill -0 "$1" 2> /dev/null; do
+		if ((SECONDS >= end)); then
+			echo "# still running after $2 s:"
+			threads_of "$1"
+			return 0
+		fi
+		sleep 0.5
+	done
+}
+
 # The guest's stalls: a heartbeat that wakes every 0.25 s logs each wake
 # that came 5 s or more after the last ("END_USEC GAP_USEC", in stall_log);
 # result reports those of the test it ends.  A socket test that timed out
