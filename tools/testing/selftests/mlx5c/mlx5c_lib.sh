@@ -20,10 +20,10 @@ if ! . "$ksft_dir/ktap_helpers.sh"; then
 fi
 
 # vfio-mig's options in the VM.  Its progress deadline (30 s without a
-# byte from the peer) guards against a hung peer; in a TCG guest on a
-# loaded 2-core host both ends once went 30 s without hearing from each
-# other, so the tests that are not about that deadline give it 120 s
-# (vfio-mig's host tests cover the deadline itself).
+# byte from the peer) guards against a hung peer.  The tests that are not
+# about that deadline (vfio-mig's host tests cover it) give it 120 s, so
+# that a slow guest is not taken for a hung one; the silences seen so far
+# were hangs (stalled_once), not slowness.
 vmig_opts=(--progress-timeout-ms 120000)
 
 # stalled_once FILE SRC: the vfio-mig run that wrote FILE ended on its
