@@ -185,21 +185,27 @@ demo: deps
 	$(MAKE) all
 	$(TOP)/tools/testing/vm/run -- $(TOP)/samples/demo.sh
 
+# The commit every benchmark's JSON records, taken on the host.
+BENCH_COMMIT = $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown)
+BENCH_ENV = env MLX5C_BENCH_COMMIT=$(BENCH_COMMIT)
+
 bench: deps
 	$(MAKE) all
 	$(MAKE) bench-transport
-	$(TOP)/tools/testing/vm/run --timeout 1800 -- $(TOP)/tools/testing/bench/run.sh downtime
-	$(TOP)/tools/testing/vm/run --timeout 1800 --ivshmem-size 16M -- \
-		$(TOP)/tools/testing/bench/run.sh channels
+	$(TOP)/tools/testing/vm/run --timeout 1800 -- \
+		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh downtime
+	$(TOP)/tools/testing/vm/run --timeout 3600 --ivshmem-size 16M -- \
+		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh channels
 	$(TOP)/tools/testing/vm/run --timeout 5400 --ivshmem-size 256M --mem 3G -- \
-		$(TOP)/tools/testing/bench/run.sh qemu
+		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh qemu
+	$(TOP)/tools/testing/bench/plot.py $(BUILD)/bench
 
 # The host part of make bench (no VM): vfio-mig's transport over loopback
 # against a raw copy, build/bench/transport.json.  Fails if a run fails.
 bench-transport:
 	$(MAKE) -C $(TOP)/tools/vfio-mig bench
 	@mkdir -p $(BUILD)/bench
-	BENCH_COMMIT=$$(git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown) \
+	BENCH_COMMIT=$(BENCH_COMMIT) \
 		$(BUILD)/vfio-mig/transport-bench $(BUILD)/bench/transport.json
 
 check-debug: deps

@@ -198,11 +198,12 @@ def run(src, dst, pages):
 def context(src):
     qemu = subprocess.run([qm.QEMU, "--version"], capture_output=True,
                           text=True).stdout.splitlines()[0]
-    commit = subprocess.run(["git", "-C", TOP, "rev-parse", "--short",
-                             "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or None
+    commit = os.environ.get("MLX5C_BENCH_COMMIT") or subprocess.run(
+        ["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True).stdout.strip() or None
     return {"kernel": platform.release(), "qemu": qemu,
-            "accelerator": "tcg (nested in the TCG test VM)",
+            "accelerator": "tcg, nested in the test VM's "
+                           + os.environ.get("MLX5C_VM_ACCEL", "unknown"),
             "function_bytes": os.path.getsize(f"{qm.PCI}/{src}/resource2"),
             "repetitions": REPS, "warmup": 1, "commit": commit,
             "settings": {"downtime_limit_ms": qm.DOWNTIME_LIMIT,
