@@ -3,15 +3,21 @@
 #
 # Channels benchmark, run in the VM by `make bench` (tools/testing/bench/run.sh):
 # stop-copy throughput of vfio-mig save/load with 1, 2, 4 and 8 channels
-# between two network namespaces joined by veth, the sending side capped
-# per flow (fq maxrate), next to a plain single-stream copy of the same
-# bytes (stream-baseline: saving fd -> one socket -> resuming fd).
+# between two network namespaces joined by veth, next to a plain
+# single-stream copy of the same bytes (stream-baseline: saving fd -> one
+# socket -> resuming fd).  Twice: with the sending side capped per flow
+# (fq maxrate), where N channels are up to N times faster by construction,
+# and uncapped, where the guest's CPU is the limit.
 #
 #   channels.sh OUT.json
 #
 # MB/s = stop-copy bytes / (first step out of RUNNING -> destination RUNNING
-# acknowledged), 1 MB = 10^6 bytes.  BENCH_CAP (default 24mbit) and
-# BENCH_CHANNELS (default "1 2 4 8") override the setup.
+# acknowledged), 1 MB = 10^6 bytes.  Each figure is the median, with the
+# minimum, of MLX5C_BENCH_REPS repetitions (default 5) after a warm-up run;
+# each repetition runs every case once, in an order that alternates
+# (forward, then backward).  BENCH_CAP (default 6mbit), BENCH_MTU and
+# BENCH_CHANNELS (default "1 2 4 8") override the setup.  Exit 1 if any run
+# fails or loads a byte wrong.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${1:-$top/build/bench/channels.json}
@@ -20,6 +26,7 @@ vfio_mig=$top/build/vfio-mig/vfio-mig
 cap=${BENCH_CAP:-6mbit}
 mtu=${BENCH_MTU:-65520}
 channels=(${BENCH_CHANNELS:-1 2 4 8})
+reps=${MLX5C_BENCH_REPS:-5}
 ns0=bench-ns0 ns1=bench-ns1 dst_ip=10.214.0.2 port=7800
 tmp=$(mktemp -d)
 
@@ -46,8 +53,7 @@ ip netns add $ns0 && ip netns add $ns1 &&
 	ip -n $ns1 addr add $dst_ip/24 dev veth1 &&
 	ip -n $ns0 link set lo up && ip -n $ns1 link set lo up &&
 	ip -n $ns0 link set veth0 mtu "$mtu" && ip -n $ns1 link set veth1 mtu "$mtu" &&
-	ip -n $ns0 link set veth0 up && ip -n $ns1 link set veth1 up &&
-	ip netns exec $ns0 tc qdisc add dev veth0 root fq maxrate "$cap" ||
+	ip -n $ns0 link set veth0 up && ip -n $ns1 link set veth1 up ||
 	{ echo "channels: network namespace setup failed" >&2; exit 1; }
 
 listening() {
@@ -110,41 +116,97 @@ print("%.2f" % (b / ms / 1e3))' "$tmp/save.json")
 	echo "$mbs"
 }
 
-psk_file
-# The baseline runs right before N=1 and again after it, so that drift in
-# the machine's load shows; its value is the mean of the two.
-base1=$(run baseline 1)
-declare -A mbs
-for n in "${channels[@]}"; do
-	mbs[$n]=$(run vfio-mig "$n")
-	echo "channels: $n channel(s): ${mbs[$n]} MB/s" >&2
-done
-base2=$(run baseline 1)
-echo "channels: baseline: $base1 then $base2 MB/s" >&2
+# One repetition of every case on the current link, forward or backward.
+rep() {
+	local link=$1 r=$2 cases=(baseline:1) c n
+	for n in "${channels[@]}"; do cases+=("vfio-mig:$n"); done
+	if [ $((r % 2)) -eq 1 ]; then
+		for ((c = ${#cases[@]} - 1; c >= 0; c--)); do
+			one "$link" "$r" "${cases[c]}"
+		done
+	else
+		for c in "${cases[@]}"; do one "$link" "$r" "$c"; done
+	fi
+}
 
-python3 - "$out" "$cap" "$base1" "$base2" "${channels[@]/#/c}" \
-	$(for n in "${channels[@]}"; do echo "${mbs[$n]}"; done) <<'EOF'
-import json, sys
-out, cap, b1, b2 = sys.argv[1:5]
-rest = sys.argv[5:]
-chans = [int(c[1:]) for c in rest if c.startswith("c")]
-vals = [None if v == "null" else float(v) for v in rest[len(chans):]]
-bs = [float(b) for b in (b1, b2) if b != "null"]
-base = round(sum(bs) / len(bs), 2) if bs else None
-one = vals[chans.index(1)] if 1 in chans else None
-rows = []
-for c, v in zip(chans, vals):
-    rows.append({"channels": c, "mbytes_per_s": v, "baseline_mbytes_per_s": base,
-                 "speedup_vs_1_channel": round(v / one, 2) if v and one else None,
-                 "per_flow_cap": cap})
-json.dump(rows, open(out, "w"), indent=2)
-print("stop-copy throughput (--no-precopy), veth between two netns, fq maxrate %s per flow" % cap)
-print("%-9s %10s %12s %14s" % ("channels", "MB/s", "x 1 channel", "baseline MB/s"))
-for r in rows:
-    f = lambda x, p: "-" if x is None else ("%.*f" % (p, x))
-    print("%-9d %10s %12s %14s" % (r["channels"], f(r["mbytes_per_s"], 2),
-          f(r["speedup_vs_1_channel"], 2), f(base, 2)))
-if one and base:
-    print("N=1 vs baseline: %+.1f%% (baseline runs: %s, %s MB/s)" % ((one / base - 1) * 100, b1, b2))
+one() {
+	local link=$1 r=$2 kind=${3%%:*} n=${3##*:} mbs
+	mbs=$(run "$kind" "$n")
+	echo "channels: $link rep $r: $kind $n channel(s): $mbs MB/s" >&2
+	printf '%s\t%s\t%s\t%s\t%s\n' "$link" "$r" "$kind" "$n" "$mbs" \
+		>> "$tmp/runs.tsv"
+}
+
+set_link() {
+	ip netns exec $ns0 tc qdisc del dev veth0 root 2>/dev/null
+	if [ "$1" = capped ]; then
+		ip netns exec $ns0 tc qdisc add dev veth0 root fq maxrate "$cap"
+	else
+		ip netns exec $ns0 tc qdisc add dev veth0 root fq
+	fi
+}
+
+psk_file
+: > "$tmp/runs.tsv"
+for link in capped uncapped; do
+	set_link $link || { echo "channels: tc setup failed" >&2; exit 1; }
+	mbs=$(run vfio-mig 1)		# the warm-up, dropped
+	echo "channels: $link warm-up: $mbs MB/s" >&2
+	[ "$mbs" != null ] || { echo "channels: the warm-up failed" >&2; exit 1; }
+	for ((r = 0; r < reps; r++)); do rep $link $r; done
+done
+
+python3 - "$out" "$cap" "$reps" "${MLX5C_BENCH_COMMIT:-unknown}" \
+	"${MLX5C_VM_ACCEL:-unknown}" "$(uname -r)" \
+	"$(stat -c %s "/sys/bus/pci/devices/$src/resource2")" "$tmp/runs.tsv" <<'EOF'
+import json, statistics, sys
+out, cap, reps, commit, accel, kernel, size, tsv = sys.argv[1:9]
+reps = int(reps)
+runs = {}
+for line in open(tsv):
+    link, r, kind, n, mbs = line.split()
+    runs[(link, int(r), kind, int(n))] = None if mbs == "null" else float(mbs)
+failed = sorted(k for k, v in runs.items() if v is None)
+
+
+def stat(vals):
+    return {"median": round(statistics.median(vals), 3),
+            "min": round(min(vals), 3), "runs": [round(v, 3) for v in vals]}
+
+
+res = {"context": {"kernel": kernel, "accelerator": accel, "commit": commit,
+                   "repetitions": reps, "warmup": 1, "order": "alternating",
+                   "function_bytes": int(size), "per_flow_cap": cap,
+                   "tls": True, "precopy": False}}
+if failed:
+    json.dump(res, open(out, "w"), indent=2)
+    sys.exit("channels: %d run(s) failed: %s" % (len(failed), failed))
+for link in ("capped", "uncapped"):
+    chans = sorted({k[3] for k in runs if k[0] == link and k[2] == "vfio-mig"})
+    base = [runs[(link, r, "baseline", 1)] for r in range(reps)]
+    one = [runs[(link, r, "vfio-mig", 1)] for r in range(reps)]
+    rows = []
+    for c in chans:
+        v = [runs[(link, r, "vfio-mig", c)] for r in range(reps)]
+        rows.append({"channels": c, "mbytes_per_s": stat(v),
+                     "speedup_vs_1_channel":
+                         stat([a / b for a, b in zip(v, one)])})
+    res[link] = {"baseline_mbytes_per_s": stat(base),
+                 "n1_over_baseline": stat([a / b for a, b in zip(one, base)]),
+                 "rows": rows}
+json.dump(res, open(out, "w"), indent=2)
+for link in ("capped", "uncapped"):
+    L = res[link]
+    how = "at %s per flow" % cap if link == "capped" else "no cap"
+    print("stop-copy throughput (--no-precopy, TLS), veth between two netns,"
+          " %s, median (min) of %d" % (how, reps))
+    print("%-9s %18s %18s" % ("channels", "MB/s", "x 1 channel"))
+    for row in L["rows"]:
+        m, s = row["mbytes_per_s"], row["speedup_vs_1_channel"]
+        print("%-9d %9.2f (%6.2f) %9.2f (%6.2f)"
+              % (row["channels"], m["median"], m["min"], s["median"], s["min"]))
+    b, o = L["baseline_mbytes_per_s"], L["n1_over_baseline"]
+    print("baseline %.2f (min %.2f) MB/s; 1 channel over baseline %.2f (min %.2f)"
+          % (b["median"], b["min"], o["median"], o["min"]))
 print("wrote " + out)
 EOF
