@@ -24,9 +24,9 @@
 #include <time.h>
 
 #include "../selftests/mlx5c/mig_common.h"
+#include "stats.h"
 
 #define PAGE		4096
-#define MAX_REPS	100
 /* room for the records' headers around a whole-state image */
 #define STREAM_SLACK	(8u << 20)
 
@@ -34,7 +34,7 @@ static const double pcts[] = { 0.1, 1, 10 };
 #define NR_PCTS (sizeof(pcts) / sizeof(pcts[0]))
 
 struct stat_set {
-	double v[MAX_REPS];
+	double v[BENCH_MAX_REPS];
 	unsigned int n;
 };
 
@@ -52,40 +52,22 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(const struct stat_set *s)
 {
-	double v[MAX_REPS];
-
-	memcpy(v, s->v, s->n * sizeof(v[0]));
-	qsort(v, s->n, sizeof(v[0]), cmp_double);
-	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+	return bench_median(s->v, s->n);
 }
 
 static double minimum(const struct stat_set *s)
 {
-	double m = s->v[0];
-
-	for (unsigned int i = 1; i < s->n; i++)
-		if (s->v[i] < m)
-			m = s->v[i];
-	return m;
+	return bench_minimum(s->v, s->n);
 }
 
 static void json_stat(FILE *out, const char *name, const struct stat_set *s,
 		      const char *end)
 {
-	fprintf(out, "\"%s\": {\"median\": %.4f, \"min\": %.4f, \"runs\": [",
-		name, median(s), minimum(s));
-	for (unsigned int i = 0; i < s->n; i++)
-		fprintf(out, "%s%.4f", i ? ", " : "", s->v[i]);
-	fprintf(out, "]}%s", end);
+	fprintf(out, "\"%s\": ", name);
+	bench_json_stats(out, s->v, s->n, 4);
+	fputs(end, out);
 }
 
 static void dirty(uint8_t *mem, size_t size, double pct, unsigned int seed)
@@ -169,9 +151,9 @@ static unsigned int reps_from_env(void)
 	const char *v = getenv("MLX5C_BENCH_REPS");
 	long n = v ? strtol(v, NULL, 10) : 5;
 
-	if (n < 1 || n > MAX_REPS) {
+	if (n < 1 || n > BENCH_MAX_REPS) {
 		fprintf(stderr, "downtime: MLX5C_BENCH_REPS must be 1..%d\n",
-			MAX_REPS);
+			BENCH_MAX_REPS);
 		exit(2);
 	}
 	if (n < 5)

@@ -34,6 +34,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "stats.h"
 #include "transport.h"
 #include "util.h"
 
@@ -335,38 +336,11 @@ static int run_case(int c, double *mbs)
 	return ret;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, unsigned n)
-{
-	double s[64];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double minimum(const double *v, unsigned n)
-{
-	double m = v[0];
-	unsigned i;
-
-	for (i = 1; i < n; i++)
-		if (v[i] < m)
-			m = v[i];
-	return m;
-}
-
 struct figure {
 	const char *name;
 	int num, den;
-	double ratio[64];
-	double rate[2][64];	/* MB/s of num and den */
+	double ratio[BENCH_MAX_REPS];
+	double rate[2][BENCH_MAX_REPS];	/* MB/s of num and den */
 };
 
 /*
@@ -396,17 +370,6 @@ static int measure(struct figure *f)
 			f->name, r + 1, reps, a, b, a / b);
 	}
 	return 0;
-}
-
-static void json_stats(FILE *o, const double *v, unsigned n, int prec)
-{
-	unsigned i;
-
-	fprintf(o, "{\"median\": %.*f, \"min\": %.*f, \"runs\": [", prec,
-		median(v, n), prec, minimum(v, n));
-	for (i = 0; i < n; i++)
-		fprintf(o, "%s%.*f", i ? ", " : "", prec, v[i]);
-	fprintf(o, "]}");
 }
 
 static uint64_t env_u64(const char *name, uint64_t def)
@@ -441,7 +404,7 @@ int main(int argc, char **argv)
 	skew_size = env_u64("BENCH_SKEW_MIB", 128) << 20;
 	skew_n = env_u64("BENCH_SKEW_CHANNELS", 4);
 	window = env_u64("BENCH_WINDOW", VMIG_DEFAULT_WINDOW);
-	if (reps < 5 || reps > 64 || skew_n < 2 || skew_n > VMIG_MAX_CHANNELS ||
+	if (reps < 5 || reps > BENCH_MAX_REPS || skew_n < 2 || skew_n > VMIG_MAX_CHANNELS ||
 	    cap < 100000 || !uncapped_size || !capped_size || !skew_size ||
 	    window < CHUNK) {
 		fprintf(stderr, "transport-bench: BENCH_REPS 5..64, BENCH_SKEW_CHANNELS 2..16, BENCH_CAP >= 100000\n");
@@ -475,15 +438,15 @@ int main(int argc, char **argv)
 	fprintf(o, "{\n");
 	for (i = 0; i < 3; i++)
 		fprintf(o, "  \"%s\": %.3f,\n", fig[i].name,
-			median(fig[i].ratio, reps));
+			bench_median(fig[i].ratio, reps));
 	fprintf(o, "  \"skew_channels\": %u,\n  \"figures\": {\n", skew_n);
 	for (i = 0; i < 3; i++) {
 		fprintf(o, "    \"%s\": {\n      \"ratio\": ", fig[i].name);
-		json_stats(o, fig[i].ratio, reps, 3);
+		bench_json_stats(o, fig[i].ratio, reps, 3);
 		fprintf(o, ",\n      \"%s_mbytes_per_s\": ", case_name[fig[i].num]);
-		json_stats(o, fig[i].rate[0], reps, 1);
+		bench_json_stats(o, fig[i].rate[0], reps, 1);
 		fprintf(o, ",\n      \"%s_mbytes_per_s\": ", case_name[fig[i].den]);
-		json_stats(o, fig[i].rate[1], reps, 1);
+		bench_json_stats(o, fig[i].rate[1], reps, 1);
 		fprintf(o, "\n    }%s\n", i < 2 ? "," : "");
 	}
 	fprintf(o, "  },\n  \"context\": {\n");
@@ -511,7 +474,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < 3; i++)
 		printf("%-28s median %.3f  min %.3f\n", fig[i].name,
-		       median(fig[i].ratio, reps), minimum(fig[i].ratio, reps));
+		       bench_median(fig[i].ratio, reps), bench_minimum(fig[i].ratio, reps));
 	printf("wrote %s\n", argv[1]);
 	free(src.p);
 	free(dst.p);
