@@ -180,6 +180,18 @@ bool session_cancelled(struct session *s)
 }
 
 /*
+ * How long the peer has said nothing, at @now.  A channel thread may
+ * record bytes from the peer after the caller read @now: that is no
+ * silence, not a negative time wrapped around to centuries.
+ */
+static uint64_t silence_us(struct session *s, uint64_t now)
+{
+	uint64_t last = __atomic_load_n(&s->last_rx_us, __ATOMIC_RELAXED);
+
+	return now > last ? now - last : 0;
+}
+
+/*
  * Turns a signal or the cancel flag into a failure, sends a PING every
  * quarter of the progress deadline and fails the session when the peer has
  * sent nothing at all for the whole deadline (a stopped, hung or
@@ -210,7 +222,7 @@ void *watcher_main(void *arg)
 			continue;
 		}
 		now = now_us();
-		silent = now - __atomic_load_n(&s->last_rx_us, __ATOMIC_RELAXED);
+		silent = silence_us(s, now);
 		if (s->progress_ms && !s->quiet &&
 		    silent > (uint64_t)s->progress_ms * 1000) {
 			pthread_mutex_unlock(&s->lock);

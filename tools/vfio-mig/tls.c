@@ -23,14 +23,6 @@
 #include "tls.h"
 
 #define RELAY_BUF	(64 * 1024)
-/*
- * The relay polls for what its last SSL_read/SSL_write/send/recv said it
- * waits for, and also tries again every RELAY_POLL_MS: a migration in the
- * test VM now and then went silent on both ends until one gave up, and a
- * wake-up the relay did not ask for is one way that could happen.  A
- * retry that moves bytes is reported on stderr.
- */
-#define RELAY_POLL_MS	1000
 
 /*
  * Relay threads are detached and may still be sending close_notify when
@@ -250,7 +242,7 @@ static void *relay_main(void *arg)
 	uint8_t *in = malloc(RELAY_BUF), *out = malloc(RELAY_BUF);
 	size_t in_off = 0, in_len = 0, out_off = 0, out_len = 0;
 	bool net_eof = false, app_eof = false, app_shut = false;
-	bool sent_close = false, timed_out = false, told = false;
+	bool sent_close = false;
 	struct pollfd p[2];
 	ssize_t w;
 	int n, res;
@@ -323,14 +315,6 @@ static void *relay_main(void *arg)
 		}
 		if (net_eof && app_eof && !in_len && !out_len)
 			break;
-		if (progress && timed_out && !told) {
-			/* the bug a stall in the VM tests hints at: say so */
-			fprintf(stderr,
-				"vfio-mig: TLS relay: bytes moved only after a %d ms poll timeout (a missed wake-up)\n",
-				RELAY_POLL_MS);
-			told = true;
-		}
-		timed_out = false;
 		if (progress)
 			continue;
 		if (!nev && !aev)
@@ -338,10 +322,9 @@ static void *relay_main(void *arg)
 		/* fd -1: a hung-up end we do not wait on must not spin */
 		p[0] = (struct pollfd){ .fd = nev ? r->net : -1, .events = nev };
 		p[1] = (struct pollfd){ .fd = aev ? r->app : -1, .events = aev };
-		n = poll(p, 2, RELAY_POLL_MS);
+		n = poll(p, 2, -1);
 		if (n < 0 && errno != EINTR)
 			break;
-		timed_out = !n;
 	}
 out:
 	free(in);

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../transport_int.h"
 #include "../util.h"
 #include "harness.h"
 #include "tap.h"
@@ -487,4 +490,38 @@ void faults_stuck_writer(void)
 	   "stuck destination writer: the source gives up after %.1f s (\"%s\")",
 	   s, res.err);
 	mem_sink_free(&sink);
+}
+
+/*
+ * The watcher reads its clock, then the peer's last sign of life; a
+ * channel thread may record bytes from the peer in between, later than
+ * the watcher's clock.  That is no silence at all; it once came out as
+ * now - later wrapped around (centuries), and a live migration failed
+ * with "nothing from the source for 30000 ms" after a few milliseconds.
+ * The race is widened here to a touch a minute ahead of the clock.
+ */
+void faults_touch_after_clock(void)
+{
+	struct session s = { 0 };
+	int sv[2], none[1] = { -1 };
+	struct timespec ts = { 0, 300 * 1000000L };
+	bool poisoned;
+
+	if (!ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair"))
+		return;
+	session_init(&s, sv[0], none, 0, NULL, 0);
+	s.peer = "source";
+	s.progress_ms = 200;
+	__atomic_store_n(&s.last_rx_us, now_us() + 60000000, __ATOMIC_RELAXED);
+	s.watcher_started = !pthread_create(&s.watcher, NULL, watcher_main, &s);
+	nanosleep(&ts, NULL);
+	pthread_mutex_lock(&s.lock);
+	poisoned = s.poisoned;
+	pthread_mutex_unlock(&s.lock);
+	session_stop_watcher(&s);
+	ok(!poisoned,
+	   "watcher: bytes recorded after its clock read are no silence (\"%s\")",
+	   s.msg);
+	session_close(&s);
+	close(sv[1]);
 }

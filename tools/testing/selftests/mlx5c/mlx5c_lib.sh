@@ -19,26 +19,6 @@ if ! . "$ksft_dir/ktap_helpers.sh"; then
 	exit 1
 fi
 
-# vfio-mig's options in the VM.  Its progress deadline (30 s without a
-# byte from the peer) guards against a hung peer.  The tests that are not
-# about that deadline (vfio-mig's host tests cover it) give it 120 s, so
-# that a slow guest is not taken for a hung one; the silences seen so far
-# were hangs (stalled_once), not slowness.
-vmig_opts=(--progress-timeout-ms 120000)
-
-# stalled_once FILE SRC: the vfio-mig run that wrote FILE ended on its
-# progress deadline ("nothing from the source/destination for N ms") and
-# left SRC running, as it must.  An open bug: now and then a 4-channel
-# migration in the VM goes silent on both ends (see the issue notes), so
-# the tests say so and run once more; a second stall, or a source not
-# running, fails them.
-stalled_once() {
-	grep -qs 'nothing from the \(source\|destination\) for' "$1" &&
-		[ "$("$vfio_mig" info "$2" | sed -n 's/^state: *//p')" = running ] &&
-		echo "# vfio-mig stalled (both ends silent past the progress deadline); the source runs; once more:" &&
-		show "$1"
-}
-
 # threads_of PID: each thread of PID with the syscall it is in (number,
 # first argument) and where the kernel has it waiting: what a stalled
 # vfio-mig was doing.

@@ -45,7 +45,7 @@ result $rc "netlink.genl_ctrl_get"
 # A migration while vfio-mig monitor listens.
 "$bin/bar2ctl" fill "$f0" 21 && "$bin/bar2ctl" fill "$f1" 0 &&
 	monitor_start &&
-	"$vfio_mig" migrate "$f0" "$f1" --channels 2 "${vmig_opts[@]}" > /tmp/nl-mig.out 2>&1 &&
+	"$vfio_mig" migrate "$f0" "$f1" --channels 2 > /tmp/nl-mig.out 2>&1 &&
 	"$bin/bar2ctl" cmp "$f0" "$f1" &&
 	wait_for "grep -q '$f1 .* state running_p2p -> running (arc)' /tmp/mon.out"
 rc=$?

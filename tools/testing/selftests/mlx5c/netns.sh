@@ -31,18 +31,14 @@ netns_cleanup() {
 load_start() {
 	port=$((port + 1))
 	ip netns exec $ns1 "$vfio_mig" load "$1" --listen $dst_ip:$port \
-		--psk-file /tmp/mig.psk --json "${vmig_opts[@]}" > /tmp/load.out 2>&1 &
+		--psk-file /tmp/mig.psk --json > /tmp/load.out 2>&1 &
 	load_pid=$!
 	wait_for "ip netns exec $ns1 ss -Hltn 'sport = :$port' | grep -q ."
 }
 save_to() {
-	local rc
 	ip netns exec $ns0 timeout -s KILL 300 "$vfio_mig" save "$1" \
-		--to $dst_ip:$port --psk-file /tmp/mig.psk --json "${vmig_opts[@]}" "${@:2}" \
+		--to $dst_ip:$port --psk-file /tmp/mig.psk --json "${@:2}" \
 		> /tmp/save.out 2>&1
-	rc=$?
-	grep -h 'TLS relay' /tmp/save.out | sed 's/^/# /'
-	return $rc
 }
 state_of() {
 	"$vfio_mig" info "$1" | sed -n 's/^state: *//p'
@@ -90,8 +86,7 @@ setup_rc=$?
 
 # Byte-exact, 4 channels, PRE_COPY, across the veth.
 rc=$setup_rc
-for try in 1 2; do
-	[ $setup_rc -eq 0 ] || break
+if [ $setup_rc -eq 0 ]; then
 	"$bin/bar2ctl" fill "$src" 41 && "$bin/bar2ctl" fill "$dst" 0 &&
 		load_start "$dst" &&
 		save_to "$src" --channels 4
@@ -99,9 +94,7 @@ for try in 1 2; do
 	wait $load_pid || rc=1
 	[ $rc -eq 0 ] && "$bin/bar2ctl" cmp "$src" "$dst"
 	rc=$?
-	[ $rc -ne 0 ] && [ $try -eq 1 ] && stalled_once /tmp/save.out "$src" ||
-		break
-done
+fi
 [ $rc -eq 0 ] || [ $setup_rc -ne 0 ] || show /tmp/save.out /tmp/load.out
 result $rc "vfio-mig-netns.save_load_4_channels"
 
