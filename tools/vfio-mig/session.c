@@ -227,8 +227,9 @@ void *watcher_main(void *arg)
 		    silent > (uint64_t)s->progress_ms * 1000) {
 			pthread_mutex_unlock(&s->lock);
 			session_fail(s, false, -ETIMEDOUT,
-				     "nothing from the %s for %d ms",
-				     s->peer, s->progress_ms);
+				     "nothing from the %s for %llu ms (deadline %d ms)",
+				     s->peer, (unsigned long long)(silent / 1000),
+				     s->progress_ms);
 			pthread_mutex_lock(&s->lock);
 			continue;
 		}

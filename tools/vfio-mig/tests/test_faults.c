@@ -503,9 +503,10 @@ void faults_stuck_writer(void)
 void faults_touch_after_clock(void)
 {
 	struct session s = { 0 };
-	int sv[2], none[1] = { -1 };
-	struct timespec ts = { 0, 300 * 1000000L };
-	bool poisoned;
+	int sv[2], none[1] = { -1 }, i, pings = 0;
+	struct timespec ts = { 0, 10 * 1000000L };
+	bool poisoned = false;
+	uint64_t ping;
 
 	if (!ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair"))
 		return;
@@ -513,15 +514,26 @@ void faults_touch_after_clock(void)
 	s.peer = "source";
 	s.progress_ms = 200;
 	__atomic_store_n(&s.last_rx_us, now_us() + 60000000, __ATOMIC_RELAXED);
+	ping = s.last_ping_us;
 	s.watcher_started = !pthread_create(&s.watcher, NULL, watcher_main, &s);
-	nanosleep(&ts, NULL);
-	pthread_mutex_lock(&s.lock);
-	poisoned = s.poisoned;
-	pthread_mutex_unlock(&s.lock);
+	/*
+	 * The watcher checks the silence before it sends a PING (every 50 ms
+	 * here): two PINGs prove that it looked at least twice.
+	 */
+	for (i = 0; i < 1000 && pings < 2 && !poisoned; i++) {
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&s.lock);
+		poisoned = s.poisoned;
+		if (s.last_ping_us != ping) {
+			ping = s.last_ping_us;
+			pings++;
+		}
+		pthread_mutex_unlock(&s.lock);
+	}
 	session_stop_watcher(&s);
-	ok(!poisoned,
-	   "watcher: bytes recorded after its clock read are no silence (\"%s\")",
-	   s.msg);
+	ok(!poisoned && pings == 2,
+	   "watcher: bytes recorded after its clock read are no silence (%d checks, \"%s\")",
+	   pings, s.msg);
 	session_close(&s);
 	close(sv[1]);
 }

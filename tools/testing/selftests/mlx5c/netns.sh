@@ -35,6 +35,19 @@ load_start() {
 	load_pid=$!
 	wait_for "ip netns exec $ns1 ss -Hltn 'sport = :$port' | grep -q ."
 }
+# load_wait: the exit status of the load load_start started (1 if none);
+# a load that outlives its source by 60 s (a source that failed before it
+# connected: load waits for a source without a deadline) is killed.
+load_wait() {
+	local i
+	[ -n "$load_pid" ] || return 1
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$load_pid" 2> /dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$load_pid" 2> /dev/null
+	wait "$load_pid"
+}
 save_to() {
 	ip netns exec $ns0 timeout -s KILL 300 "$vfio_mig" save "$1" \
 		--to $dst_ip:$port --psk-file /tmp/mig.psk --json "${@:2}" \
@@ -87,11 +100,12 @@ setup_rc=$?
 # Byte-exact, 4 channels, PRE_COPY, across the veth.
 rc=$setup_rc
 if [ $setup_rc -eq 0 ]; then
+	load_pid=
 	"$bin/bar2ctl" fill "$src" 41 && "$bin/bar2ctl" fill "$dst" 0 &&
 		load_start "$dst" &&
 		save_to "$src" --channels 4
 	rc=$?
-	wait $load_pid || rc=1
+	load_wait || rc=1
 	[ $rc -eq 0 ] && "$bin/bar2ctl" cmp "$src" "$dst"
 	rc=$?
 fi
@@ -124,7 +138,7 @@ if [ $rc -eq 0 ]; then
 	if [ $rc -eq 0 ]; then
 		save_to "$src" --channels 2
 		save_rc=$?
-		wait $load_pid
+		load_wait
 		load_rc=$?
 		echo "# save exit $save_rc, load exit $load_rc"
 		[ $save_rc -ne 0 ] && [ $load_rc -ne 0 ] &&
