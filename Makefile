@@ -12,6 +12,8 @@
 #   make fuzz       10000 fuzzed streams through the resuming parser in the VM
 #   make check-debug  the VM suite on a debug kernel (KASAN, lockdep,
 #                   kmemleak, debug objects) built once from linux-source-6.12
+#   make check-iommufd  on that kernel, the vfio cdev and /dev/iommu: ioctl
+#                   tests, vfio-mig and QEMU (iommufd backend, convergence)
 #   make vm-shell   an interactive shell in the test VM
 #   make C=1        also run sparse over the module
 #   make docs-check every Documentation/*.rst through docutils, warnings as errors
@@ -72,7 +74,7 @@ DKMS_SRC ?= $(DESTDIR)/usr/src/mlx5c-vfio-pci-$(VERSION)
 
 export KVER KDIR KSRC VM_KERNEL
 
-.PHONY: all deps module tools selftests check check-debug demo bench bench-transport fuzz vm-shell lint \
+.PHONY: all deps module tools selftests check check-debug check-iommufd demo bench bench-transport fuzz vm-shell lint \
 	checkpatch sparse docs-check mutants clean man install install-check modules_install uninstall dkms-src samples
 
 all: module tools selftests samples man
@@ -220,6 +222,25 @@ check-debug: deps
 	if [ $$status -eq 0 ] && [ $$judged -eq 0 ]; then echo "ok 1 debug_vm_suite"; \
 	else echo "not ok 1 debug_vm_suite # exit=$$status"; fi; } | tee $(BUILD)/debug/ktap; \
 	$(KTAP) --expected-skips $(TOP)/tools/testing/expected-skips --tally $(BUILD)/debug/ktap
+
+# The iommufd half of the debug kernel (CONFIG_IOMMUFD, VFIO_DEVICE_CDEV,
+# IOMMUFD_DRIVER): the ioctl kselftests in both fixture variants, vfio-mig
+# and QEMU (iommufd backend) through /dev/iommu and the vfio cdevs, the ynl
+# client; tools/testing/debug-kernel/iommufd.sh.  Builds the debug kernel
+# first if it is not cached.
+check-iommufd: deps
+	$(MAKE) all
+	@mkdir -p $(BUILD)/iommufd
+	@{ echo "TAP version 13"; echo "1..1"; \
+	kdir=$$($(TOP)/tools/testing/debug-kernel/build.sh | tail -n 1) && \
+	$(TOP)/tools/testing/debug-kernel/iommufd.sh "$$kdir" > $(BUILD)/iommufd/vm.out; status=$$?; \
+	$(KTAP) --wrap $(BUILD)/iommufd/vm.out > $(BUILD)/iommufd/vm.ktap; \
+	sed 's/^/# /' $(BUILD)/iommufd/vm.ktap; \
+	$(KTAP) --name iommufd_suite $(BUILD)/iommufd/vm.ktap > $(BUILD)/iommufd/vm.judge; judged=$$?; \
+	sed 's/^/# /' $(BUILD)/iommufd/vm.judge; \
+	if [ $$status -eq 0 ] && [ $$judged -eq 0 ]; then echo "ok 1 iommufd_suite"; \
+	else echo "not ok 1 iommufd_suite # exit=$$status"; fi; } | tee $(BUILD)/iommufd/ktap; \
+	$(KTAP) --tally $(BUILD)/iommufd/ktap
 
 # Each mutation of tools/testing/mutants/mutants.list built and run against
 # the tests that cover it (MUTANTS="NAME..." for some); not part of check.

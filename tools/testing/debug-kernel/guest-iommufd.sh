@@ -4,7 +4,8 @@
 # Inside the VM on a kernel with iommufd and the vfio cdev (iommufd.sh):
 # the ioctl kselftests in both fixture variants, then vfio-mig migrating
 # through the cdevs (the group interface of each function must stay
-# unopened), then the ynl client.  TAP on stdout.
+# unopened), QEMU with its iommufd backend (qemu_migration.py converge and
+# plain), then the ynl client.  TAP on stdout.
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 bin=$top/build/selftests
 vfio_mig=$top/build/vfio-mig/vfio-mig
@@ -53,6 +54,12 @@ sed 's/^/# /' /tmp/cdev-mig.out
 grep -E 'vfio|iommu' <<<"${seen:-}" | sed 's/^/# fd: /'
 [ $rc -eq 0 ] && echo "ok 2 iommufd.vfio_mig_migrates_through_cdev" ||
 	{ echo "not ok 2 iommufd.vfio_mig_migrates_through_cdev"; status=1; }
+
+# QEMU with the iommufd backend: the device's DMA logging lets precopy
+# converge on its own (converge), and a migration is byte-exact (plain).
+echo "# selftest: qemu over iommufd"
+MLX5C_QEMU_IOMMUFD=1 "$top/tools/testing/selftests/mlx5c/qemu_migration.py" \
+	converge plain || status=1
 
 echo "# selftest: ynl"
 "$top/tools/testing/netlink/ynl-client.py" || status=1
