@@ -454,6 +454,14 @@ static int find_cdev(const char *sysdir, char *path, size_t len)
 	return ret;
 }
 
+/* The cdev unless VFIO_MIG_CDEV=0 asks for the group interface. */
+static bool want_cdev(void)
+{
+	const char *v = getenv("VFIO_MIG_CDEV");
+
+	return !v || strcmp(v, "0");
+}
+
 /* The cdev bound to a new iommufd (in container_fd) and a new IOAS. */
 static int open_cdev(struct vdev *d, const char *path, char *err,
 		     size_t errlen)
@@ -503,9 +511,7 @@ int vdev_open(struct vdev *d, const char *spec, char *err, size_t errlen)
 	if (!ret)
 		ret = find_group(sysdir, d->devname, sizeof(d->devname),
 				 &d->group, err, errlen);
-	/* Opt-in until a migration through the cdev is tested end to end. */
-	if (!ret && getenv("VFIO_MIG_CDEV") && !strcmp(getenv("VFIO_MIG_CDEV"), "1") &&
-	    !find_cdev(sysdir, cdev, sizeof(cdev))) {
+	if (!ret && want_cdev() && !find_cdev(sysdir, cdev, sizeof(cdev))) {
 		ret = open_cdev(d, cdev, err, errlen);
 		if (ret)
 			real_close(d);

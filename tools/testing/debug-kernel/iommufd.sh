@@ -37,5 +37,5 @@ cp "$out/src/drivers/vfio/pci/mlx5c/mlx5c-vfio-pci.ko" "$out/mlx5c-vfio-pci.ko"
 VM_KEEP_LOG=$out/console.log "$top/tools/testing/vm/run" \
 	--kernel "$kdir/arch/x86/boot/bzImage" --kver "$krel" \
 	--module "$out/mlx5c-vfio-pci.ko" --ivshmem-size 16M --timeout 2400 -- \
-	env MLX5C_KCONFIG="$kdir/.config" VFIO_MIG_CDEV=1 \
+	env MLX5C_KCONFIG="$kdir/.config" \
 	"$top/tools/testing/debug-kernel/guest-iommufd.sh"
