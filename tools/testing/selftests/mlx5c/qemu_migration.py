@@ -34,7 +34,8 @@ through vfio-mig monitor), and no kernel report.
 Convergence, set explicitly: on Debian's 6.12 (no device or IOMMU dirty
 tracking) QEMU may see all guest RAM dirty at every sync and never end
 precopy, or it may end precopy before the device saved an incremental
-image.  The test starts with downtime-limit 1 ms (no switchover while the guest
+image.  The test starts with downtime-limit 1 ms and avail-switchover-bandwidth
+1000 B/s, a threshold of one byte (no switchover while the guest
 dirties its device), waits for an
 incremental image, then sets downtime-limit 300 ms and
 avail-switchover-bandwidth 1 GiB/s, which makes QEMU switch over.
@@ -425,11 +426,17 @@ class Session:
         self.dst.cmd("migrate-incoming", uri=self.uri)
 
     def start(self):
-        # A downtime limit of 1 ms keeps QEMU in precopy while the guest
-        # dirties its device until switchover() lets it go.
+        # QEMU stays in precopy while the guest dirties its device until
+        # switchover() lets it go.  Its switchover threshold is the
+        # bandwidth times downtime-limit: with the measured bandwidth it
+        # drops to 0 after a window in which nothing was sent (a starved
+        # host), and with a threshold of 0 QEMU switches over as soon as
+        # its cheap estimate of what is left is 0.  1000 B/s times 1 ms
+        # is a threshold of 1 byte: QEMU then asks for the exact amount,
+        # which is never 0 (MIG_DATA_SIZE counts at least a header).
         self.src.cmd("migrate-set-parameters",
                      **{"downtime-limit": 1,
-                        "avail-switchover-bandwidth": 0})
+                        "avail-switchover-bandwidth": 1000})
         self.src.cmd("migrate", uri=self.uri)
 
     def wait_middle(self, n=1, timeout=180):
