@@ -55,8 +55,8 @@ grep -E 'vfio|iommu' <<<"${seen:-}" | sed 's/^/# fd: /'
 [ $rc -eq 0 ] && echo "ok 2 iommufd.vfio_mig_migrates_through_cdev" ||
 	{ echo "not ok 2 iommufd.vfio_mig_migrates_through_cdev"; status=1; }
 
-# QEMU with the iommufd backend: the device's DMA logging lets precopy
-# converge on its own (converge), and a migration is byte-exact (plain).
+# QEMU with the iommufd backend: precopy converges on its own (converge),
+# and a migration is byte-exact (plain).
 echo "# selftest: qemu over iommufd"
 MLX5C_QEMU_IOMMUFD=1 "$top/tools/testing/selftests/mlx5c/qemu_migration.py" \
 	converge plain || status=1
