@@ -93,8 +93,12 @@ tools:
 	$(MAKE) -C tools/vfio-mig O=$(BUILD)/vfio-mig
 	$(MAKE) -C tools/vfio-mig O=$(BUILD)/vfio-mig mtty
 
+# The kselftests, built and installed by the kernel's kselftest framework
+# (linux-source-6.12) in a tree of links, build/ktree: programs in
+# build/kselftest/mlx5c, the runnable tree in build/kselftest/kselftest_install.
 selftests:
-	$(MAKE) -C tools/testing/selftests/mlx5c O=$(BUILD)/selftests KSRC=$(KSRC)
+	$(TOP)/tools/testing/ksft-tree.sh $(KSRC) $(BUILD)/ktree
+	$(MAKE) -C $(BUILD)/ktree/tools/testing/selftests TARGETS=mlx5c O=$(BUILD) install
 
 samples:
 	$(MAKE) -C samples/vfio-mig-sample O=$(BUILD)/samples

@@ -9,7 +9,7 @@
 # are then compared.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-bar2ctl=$top/build/selftests/bar2ctl
+bar2ctl=$top/build/kselftest/mlx5c/bar2ctl
 vfio_mig=$top/build/vfio-mig/vfio-mig
 
 funcs=()

@@ -26,7 +26,7 @@ base_pkgs=(
 	libnl-3-dev libnl-genl-3-dev pkg-config iproute2 sparse
 	linux-source-6.12 clang libclang-rt-14-dev perl python3 pciutils
 	libxxhash-dev python3-docutils dkms udev python3-yaml python3-jsonschema openssl
-	gnuplot-nox
+	gnuplot-nox rsync
 )
 
 missing() {

@@ -34,6 +34,7 @@ steps=(
 	"vfio_mig_host_tests ktap make -s -C $top/tools/vfio-mig check O=$top/build/vfio-mig"
 	"parser_libfuzzer leaf make -s -C $top/tools/testing/fuzz run RUNS=100000"
 	"netlink_spec ktap $top/tools/testing/netlink/check-spec.sh"
+	"kselftests_on_host ktap $top/tools/testing/selftests-host.sh"
 	"modinfo_fields leaf $inst/modinfo.sh $top/build/module/mlx5c-vfio-pci.ko"
 	"man_page_matches_help leaf $inst/man-help.sh $top/build/vfio-mig/vfio-mig $top/build/man/vfio-mig.1"
 	"install_staging ktap $inst/staging.sh"

@@ -21,7 +21,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${1:-$top/build/bench/channels.json}
-bin=$top/build/selftests
+bin=$top/build/kselftest/mlx5c
 vfio_mig=$top/build/vfio-mig/vfio-mig
 cap=${BENCH_CAP:-6mbit}
 mtu=${BENCH_MTU:-65520}

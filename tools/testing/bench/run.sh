@@ -12,7 +12,7 @@ benches=("$@")
 [ ${#benches[@]} -gt 0 ] || benches=(downtime channels)
 for b in "${benches[@]}"; do
 	case $b in
-	downtime) "$top/build/selftests/downtime" "$top/build/bench/downtime.json" ;;
+	downtime) "$top/build/kselftest/mlx5c/downtime" "$top/build/bench/downtime.json" ;;
 	channels) "$top/tools/testing/bench/channels.sh" "$top/build/bench/channels.json" ;;
 	qemu) "$top/tools/testing/bench/qemu.py" "$top/build/bench/qemu.json" ;;
 	*) echo "bench: unknown benchmark $b" >&2; exit 2 ;;

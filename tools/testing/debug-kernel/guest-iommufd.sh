@@ -7,9 +7,18 @@
 # unopened), QEMU with its iommufd backend (qemu_migration.py converge and
 # plain), then the ynl client.  TAP on stdout.
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-bin=$top/build/selftests
+bin=$top/build/kselftest/mlx5c
 vfio_mig=$top/build/vfio-mig/vfio-mig
+setup=$top/tools/testing/selftests/mlx5c/mlx5c_setup.sh
 status=0
+
+# The setup step: the VM's ivshmem functions bound, given to every test.
+bound=$("$setup" bind $("$setup" ivshmem)) || {
+	echo "Bail out! mlx5c_setup.sh could not bind the VM's ivshmem functions"
+	exit 1
+}
+eval "$bound"
+read -r -a funcs <<< "$MLX5C_BDFS"
 
 echo "# selftest: ioctl (group and cdev)"
 "$bin/ioctl" || status=1
@@ -17,14 +26,6 @@ echo "# selftest: ioctl (group and cdev)"
 echo "# selftest: vfio-mig over the vfio cdev"
 echo "TAP version 13"
 echo "1..2"
-mapfile -t funcs < <(for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
-		basename "$d"
-done)
-for f in "${funcs[@]:0:2}"; do
-	echo mlx5c-vfio-pci > "/sys/bus/pci/devices/$f/driver_override"
-	[ -e "/sys/bus/pci/devices/$f/driver" ] || echo "$f" > /sys/bus/pci/drivers_probe
-done
 cdevs=$(ls /dev/vfio/devices/ 2>/dev/null | tr '\n' ' ')
 echo "# /dev/iommu: $([ -c /dev/iommu ] && echo yes || echo no); cdevs: $cdevs"
 [ -c /dev/iommu ] && [ -n "$cdevs" ]

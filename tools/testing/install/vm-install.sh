@@ -8,7 +8,7 @@
 # through driver_override, one migration with the installed vfio-mig, unbind,
 # modprobe -r and make uninstall.  TAP on stdout.
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-bar2ctl=$top/build/selftests/bar2ctl
+bar2ctl=$top/build/kselftest/mlx5c/bar2ctl
 drv=mlx5c-vfio-pci
 kver=${KVER:-$(uname -r)}
 # Where Kbuild's modules_install puts the module, with the suffix of the

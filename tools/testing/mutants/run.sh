@@ -131,7 +131,7 @@ print("\x1f".join(f if len(f) == 5 else ["?"] * 5))' "$line")
 		IFS=, read -r -a tests <<< "${suite#vm:}"
 		missing=
 		for t in "${tests[@]}"; do
-			[ -e "$top/build/selftests/ksft/mlx5c/$t" ] || missing+=" $t"
+			[ -e "$top/build/kselftest/kselftest_install/mlx5c/$t" ] || missing+=" $t"
 		done
 		if [ -n "$missing" ]; then
 			say "error $name: no such kselftest:$missing (make all first)"

@@ -5,12 +5,15 @@
 # (tools/testing/vm/run -- tools/testing/netlink/ynl-client.py): the kernel's
 # ynl CLI (linux-source-6.12 tools/net/ynl/cli.py), driven by nothing but
 # Documentation/netlink/specs/mlx5c.yaml, as a second client of the mlx5c
-# family next to vfio-mig (libnl).  Binds the functions, migrates with
+# family next to vfio-mig (libnl).  The functions are the BDFs among the
+# arguments, or MLX5C_BDFS, bound beforehand (mlx5c_setup.sh bind; the
+# test skips, saying why, without two).  Migrates with
 # vfio-mig, then: the ynl dump and do of GET equal "vfio-mig stats --json"
 # field by field; ynl's RESET_STATS zeroes what vfio-mig then reads; the
 # kernel's policy and operations (read with ynl and nlctrl.yaml) are those
 # of the spec; the bdf length limit of the spec is the kernel's.  TAP.
 import json
+import re
 import os
 import subprocess
 import sys
@@ -24,7 +27,7 @@ nlctrl = os.path.join(ksrc, 'Documentation/netlink/specs/nlctrl.yaml')
 spec_path = os.environ.get('MLX5C_YNL_SPEC',
                            os.path.join(top, 'Documentation/netlink/specs/mlx5c.yaml'))
 vfio_mig = os.path.join(top, 'build/vfio-mig/vfio-mig')
-bar2ctl = os.path.join(top, 'build/selftests/bar2ctl')
+bar2ctl = os.path.join(top, 'build/kselftest/mlx5c/bar2ctl')
 drv = 'mlx5c-vfio-pci'
 
 n = 0
@@ -91,27 +94,28 @@ def as_vfio_mig(r):
 
 def main():
     spec = yaml.safe_load(open(spec_path))
-    funcs = sorted(os.path.basename(d) for d in
-                   (os.path.join('/sys/bus/pci/devices', x)
-                    for x in os.listdir('/sys/bus/pci/devices'))
-                   if open(d + '/vendor').read().strip() == '0x1af4' and
-                   open(d + '/device').read().strip() == '0x1110')
-    print('TAP version 13')
-    print('1..9')
+    bdf = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
+    funcs = [a for a in sys.argv[1:] if bdf.match(a)] or \
+        os.environ.get('MLX5C_BDFS', '').replace(',', ' ').split()
+    why = None
     if len(funcs) < 2:
-        print('# SKIP needs two ivshmem-plain functions')
-        return 0
-
-    # Bind both and migrate once, so that the counters are not all zero.
-    ok = True
+        why = (f'needs 2 mlx5c functions, given {len(funcs)}: pass their '
+               'BDFs as arguments or in MLX5C_BDFS, bound by '
+               'mlx5c_setup.sh bind')
     for f in funcs[:2]:
-        with open(f'/sys/bus/pci/devices/{f}/driver_override', 'w') as o:
-            o.write(drv)
-        if not os.path.exists(f'/sys/bus/pci/devices/{f}/driver'):
-            with open('/sys/bus/pci/drivers_probe', 'w') as o:
-                o.write(f)
-        ok &= os.path.basename(os.path.realpath(
-            f'/sys/bus/pci/devices/{f}/driver')) == drv
+        link = f'/sys/bus/pci/devices/{f}/driver'
+        cur = os.path.basename(os.readlink(link)) \
+            if os.path.islink(link) else 'no driver'
+        if not why and cur != drv:
+            why = f'{f} is bound to {cur}, not {drv}: run mlx5c_setup.sh bind {f}'
+    print('TAP version 13')
+    if why:
+        print(f'1..0 # SKIP {why}')
+        return 4
+    print('1..9')
+
+    # Migrate once, so that the counters are not all zero.
+    ok = True
     src, dst = funcs[0], funcs[1]
     # Counters from zero, whatever ran before (the checks below are exact).
     p = subprocess.run([vfio_mig, 'stats', '--reset'], capture_output=True)

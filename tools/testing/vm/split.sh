@@ -8,7 +8,7 @@
 # The test VM runs one TCG thread (tools/testing/vm/run), so a 2-core host
 # works on two VMs at once in about the time of one.  FIRST names the
 # kselftests of the first VM, space-separated (the longest ones); the
-# second runs every other test of build/selftests/ksft/kselftest-list.txt
+# second runs every other test of build/kselftest/kselftest_install/kselftest-list.txt
 # in the list's order.  Each VM ends with lifecycle.sh (the module
 # unloaded).  In each VM, GUEST_CMD runs with that VM's test names
 # appended and prints a KTAP document.
@@ -31,7 +31,7 @@ done
 shift
 guest_cmd=("$@")
 
-list=$top/build/selftests/ksft/kselftest-list.txt
+list=$top/build/kselftest/kselftest_install/kselftest-list.txt
 [ -r "$list" ] || { echo "split.sh: no $list (make selftests)" >&2; exit 2; }
 mapfile -t all < <(sed -n 's/^mlx5c://p' "$list")
 read -r -a group_1 <<< "$first"

@@ -25,10 +25,11 @@ FIXTURE(dev) {
 
 FIXTURE_SETUP(dev)
 {
-	self->nr = find_functions(self->bdf, MLX5C_MAX_FUNCS);
-	if (self->nr < 1)
-		SKIP(return, "no ivshmem-plain function");
-	ASSERT_EQ(0, bind_mlx5c(self->bdf[0]));
+	const char *why;
+
+	self->nr = mlx5c_functions(self->bdf, 1, &why);
+	if (self->nr < 0)
+		SKIP(return, "%s", why);
 	ASSERT_EQ(0, vdev_open(&self->d, self->bdf[0]));
 }
 

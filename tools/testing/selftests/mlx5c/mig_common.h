@@ -132,25 +132,24 @@ struct pair {
 	char bdf[MLX5C_MAX_FUNCS][BDF_LEN];
 	int nr;
 	struct vdev src, dst;
+	const char *why;	/* set when the test must skip: the reason */
 };
 
 /*
- * Both functions bound and opened in @mode.  In VDEV_CDEV mode, -ENOENT
- * with the reason in *why when the kernel has no vfio cdev or iommufd.
+ * The first two functions given opened in @mode.  When they are not given
+ * (or not bound), or in VDEV_CDEV mode the kernel has no vfio cdev or
+ * iommufd, an error with the reason in p->why: the test skips.
  */
-static inline int pair_open_mode(struct pair *p, enum vdev_mode mode,
-				 const char **why)
+static inline int pair_open_mode(struct pair *p, enum vdev_mode mode)
 {
 	int ret;
 
-	p->nr = find_functions(p->bdf, MLX5C_MAX_FUNCS);
-	if (p->nr < 2)
-		return -ENODEV;
-	ret = bind_mlx5c(p->bdf[0]) ?: bind_mlx5c(p->bdf[1]);
-	if (ret)
-		return ret;
+	p->why = NULL;
+	p->nr = mlx5c_functions(p->bdf, 2, &p->why);
+	if (p->nr < 0)
+		return p->nr;
 	if (mode == VDEV_CDEV) {
-		ret = vdev_cdev_available(p->bdf[0], why);
+		ret = vdev_cdev_available(p->bdf[0], &p->why);
 		if (ret)
 			return ret;
 	}
@@ -165,7 +164,7 @@ static inline int pair_open_mode(struct pair *p, enum vdev_mode mode,
 
 static inline int pair_open(struct pair *p)
 {
-	return pair_open_mode(p, VDEV_GROUP, NULL);
+	return pair_open_mode(p, VDEV_GROUP);
 }
 
 static inline void pair_close(struct pair *p)

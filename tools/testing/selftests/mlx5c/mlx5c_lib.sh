@@ -1,15 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Sourced by the mlx5c kselftest scripts: where things are, the ivshmem
-# functions of the VM, and the KTAP helpers of the kernel's kselftest
+# Sourced by the mlx5c kselftest scripts: where things are, the functions
+# under test, and the KTAP helpers of the kernel's kselftest
 # framework (kselftest/ktap_helpers.sh, from the installed kselftest tree
 # or from linux-source-6.12; never copied here).
 self=$(readlink -f "$0")
 here=$(dirname "$self")
 top=$(cd "$here/../../../.." && pwd)
-bin=${MLX5C_SELFTESTS:-$top/build/selftests}
+# The programs: beside the script in an installed tree, else this
+# repository's build; vfio-mig from this repository's build or the PATH.
+bin=$top/build/kselftest/mlx5c
+[ -x "$here/bar2ctl" ] && bin=$here
+bin=${MLX5C_SELFTESTS:-$bin}
 module=${MLX5C_MODULE:-$top/build/module/mlx5c-vfio-pci.ko}
-vfio_mig=${MLX5C_VFIO_MIG:-$top/build/vfio-mig/vfio-mig}
+vfio_mig=$top/build/vfio-mig/vfio-mig
+[ -x "$vfio_mig" ] || vfio_mig=$(command -v vfio-mig || echo "$vfio_mig")
+vfio_mig=${MLX5C_VFIO_MIG:-$vfio_mig}
 
 ksft_dir=$(dirname "$0")/../kselftest
 [ -r "$ksft_dir/ktap_helpers.sh" ] ||
@@ -93,21 +99,32 @@ result() {
 	fi
 }
 
-# The ivshmem-plain functions (1af4:1110) the VM has.
-mapfile -t funcs < <(for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
-		basename "$d"
-done)
+# The functions under test, as the user gave them: the BDFs among the
+# script's arguments, or MLX5C_BDFS (spaces or commas), bound to
+# mlx5c-vfio-pci by the setup step (mlx5c_setup.sh bind).
+funcs=()
+for a in "$@"; do
+	[[ $a =~ ^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$ ]] && funcs+=("$a")
+done
+[ ${#funcs[@]} -gt 0 ] || read -r -a funcs <<< "${MLX5C_BDFS//,/ }"
 
-# need_two_functions: vfio-mig, bar2ctl and two functions, or a failed
-# run (a missing precondition is a failure in the test VM, not a skip).
+# need_two_functions: two functions given and bound (else the test skips,
+# saying why), vfio-mig and bar2ctl (a missing build is a failure).
 need_two_functions() {
-	local f
+	local f drv
+	if [ ${#funcs[@]} -lt 2 ]; then
+		ktap_skip_all "needs 2 mlx5c functions, given ${#funcs[@]}: pass their BDFs as arguments or in MLX5C_BDFS, bound by mlx5c_setup.sh bind"
+		exit "$KSFT_SKIP"
+	fi
+	for f in "${funcs[@]:0:2}"; do
+		drv=$(basename "$(readlink "/sys/bus/pci/devices/$f/driver" 2> /dev/null)")
+		[ "$drv" = mlx5c-vfio-pci ] && continue
+		ktap_skip_all "$f is bound to ${drv:-no driver}, not mlx5c-vfio-pci: run mlx5c_setup.sh bind $f"
+		exit "$KSFT_SKIP"
+	done
 	for f in "$vfio_mig" "$bin/bar2ctl"; do
 		[ -x "$f" ] || ktap_exit_fail_msg "no $f: run make"
 	done
-	[ ${#funcs[@]} -ge 2 ] ||
-		ktap_exit_fail_msg "need two ivshmem functions, found ${#funcs[@]}"
 	stall_watch
 }
 

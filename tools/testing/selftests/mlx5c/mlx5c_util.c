@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,39 +83,88 @@ int sysfs_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-static bool is_ivshmem(const char *bdf)
+static bool is_bdf(const char *s)
 {
-	char path[PATH_MAX], val[32];
+	unsigned int dom, bus, dev, fn;
+	int len = 0;
 
-	snprintf(path, sizeof(path), PCI_DEVS "/%s/vendor", bdf);
-	if (sysfs_read(path, val, sizeof(val)) || strcmp(val, "0x1af4"))
-		return false;
-	snprintf(path, sizeof(path), PCI_DEVS "/%s/device", bdf);
-	return !sysfs_read(path, val, sizeof(val)) && !strcmp(val, "0x1110");
+	return sscanf(s, "%4x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &len) == 4 &&
+	       len == 12 && !s[len] && fn < 8;
 }
 
-static int cmp_bdf(const void *a, const void *b)
+int mlx5c_take_bdf_args(int argc, char **argv)
 {
-	return strcmp(a, b);
-}
+	char list[MLX5C_MAX_FUNCS * BDF_LEN] = "";
+	int i, kept = 1, given = 0;
 
-int find_functions(char bdf[][BDF_LEN], int max)
-{
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir(PCI_DEVS);
-	if (!dir)
-		return -errno;
-	while ((e = readdir(dir)) && n < max) {
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= BDF_LEN ||
-		    !is_ivshmem(e->d_name))
+	for (i = 1; i < argc; i++) {
+		if (!is_bdf(argv[i]) || given == MLX5C_MAX_FUNCS) {
+			argv[kept++] = argv[i];
 			continue;
-		memcpy(bdf[n++], e->d_name, strlen(e->d_name) + 1);
+		}
+		if (given++)
+			strcat(list, " ");
+		strcat(list, argv[i]);
 	}
-	closedir(dir);
-	qsort(bdf, n, BDF_LEN, cmp_bdf);
+	argv[kept] = NULL;
+	if (given)
+		setenv("MLX5C_BDFS", list, 1);
+	return kept;
+}
+
+static char why_buf[256];
+
+/* -ENODEV, with the reason in *why (and on stderr, as a diagnostic). */
+static int not_usable(const char **why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why_buf, sizeof(why_buf), fmt, ap);
+	va_end(ap);
+	*why = why_buf;
+	return -ENODEV;
+}
+
+static int check_given(const char *bdf, const char **why)
+{
+	char path[PATH_MAX], drv[64];
+
+	snprintf(path, sizeof(path), PCI_DEVS "/%s", bdf);
+	if (!is_bdf(bdf) || access(path, F_OK))
+		return not_usable(why, "MLX5C_BDFS: %s is not a PCI function here",
+				  bdf);
+	if (bound_driver(bdf, drv, sizeof(drv)))
+		snprintf(drv, sizeof(drv), "no driver");
+	if (strcmp(drv, MLX5C_DRIVER))
+		return not_usable(why, "%s is bound to %s, not %s: run mlx5c_setup.sh bind %s",
+				  bdf, drv, MLX5C_DRIVER, bdf);
+	return 0;
+}
+
+int mlx5c_functions(char bdf[][BDF_LEN], int need, const char **why)
+{
+	const char *env = getenv("MLX5C_BDFS");
+	char *list, *tok, *save = NULL;
+	int n = 0, ret = 0;
+
+	list = strdup(env ? env : "");
+	if (!list)
+		return not_usable(why, "out of memory");
+	for (tok = strtok_r(list, " ,\t\n", &save); tok && !ret;
+	     tok = strtok_r(NULL, " ,\t\n", &save)) {
+		if (n == MLX5C_MAX_FUNCS)
+			break;
+		ret = check_given(tok, why);
+		if (!ret)
+			snprintf(bdf[n++], BDF_LEN, "%s", tok);
+	}
+	free(list);
+	if (ret)
+		return ret;
+	if (n < need)
+		return not_usable(why, "needs %d mlx5c function%s, given %d: pass their BDFs as arguments or in MLX5C_BDFS, bound by mlx5c_setup.sh bind",
+				  need, need > 1 ? "s" : "", n);
 	return n;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers for the mlx5c selftests: find the ivshmem-plain functions, bind
- * them to mlx5c-vfio-pci through driver_override, open them through the
- * VFIO group/container interface and drive the migration uAPI.
+ * Helpers for the mlx5c selftests: the functions the user gave, open
+ * through the VFIO group/container interface or the vfio cdev, and the
+ * migration uAPI.  Binding is the setup's (mlx5c_setup.sh), not theirs.
  */
 #ifndef MLX5C_UTIL_H
 #define MLX5C_UTIL_H
@@ -35,7 +35,19 @@ struct vdev {
 	uint64_t bar2_offset;	/* region offset for pread/pwrite */
 };
 
-int find_functions(char bdf[][BDF_LEN], int max);
+/*
+ * The functions under test, as the user gave them: MLX5C_BDFS (BDFs
+ * separated by spaces or commas), each bound to mlx5c-vfio-pci.  Up to
+ * MLX5C_MAX_FUNCS of them into @bdf, and how many; -ENODEV with the reason
+ * in *why when fewer than @need are given, or one is not a function or not
+ * bound: the test skips with that reason.
+ */
+int mlx5c_functions(char bdf[][BDF_LEN], int need, const char **why);
+/*
+ * The BDFs among @argv's arguments moved into MLX5C_BDFS (the kselftest
+ * way: "./migration 0000:01:00.0 0000:02:00.0"); returns the new argc.
+ */
+int mlx5c_take_bdf_args(int argc, char **argv);
 int sysfs_write(const char *path, const char *val);
 int sysfs_read(const char *path, char *buf, size_t len);
 int bound_driver(const char *bdf, char *name, size_t len);

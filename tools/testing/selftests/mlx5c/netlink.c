@@ -334,11 +334,11 @@ FIXTURE(nl) {
 
 FIXTURE_SETUP(nl)
 {
-	self->nr = find_functions(self->bdf, MLX5C_MAX_FUNCS);
-	if (self->nr < 1)
-		SKIP(return, "needs an ivshmem-plain function");
-	for (int i = 0; i < self->nr; i++)
-		ASSERT_EQ(0, bind_mlx5c(self->bdf[i]));
+	const char *why;
+
+	self->nr = mlx5c_functions(self->bdf, 1, &why);
+	if (self->nr < 0)
+		SKIP(return, "%s", why);
 	self->sk = nl_open(&self->family);
 	ASSERT_NE(NULL, self->sk);
 	ASSERT_LT(0, self->family);
@@ -542,8 +542,8 @@ FIXTURE_SETUP(mig)
 	struct replies r;
 	int ret = pair_open(&self->p);
 
-	if (ret == -ENODEV && self->p.nr < 2)
-		SKIP(return, "needs two ivshmem-plain functions");
+	if (self->p.why)
+		SKIP(return, "%s", self->p.why);
 	ASSERT_EQ(0, ret);
 	fill_pattern(self->p.src.bar2, self->p.src.bar2_size, getpid());
 	memset(self->p.dst.bar2, 0x5a, self->p.dst.bar2_size);

@@ -23,8 +23,8 @@ for l in open(sys.argv[1]):
 }
 
 ktap_print_header
-ktap_set_plan 6
 need_two_functions
+ktap_set_plan 6
 for t in genl python3 setpriv; do
 	command -v $t > /dev/null || ktap_exit_fail_msg "no $t in the VM"
 done
@@ -115,6 +115,8 @@ kill -0 "$mon_pid" || rc=1
 insmod "$module" || rc=1
 wait_for "grep -q 'family mlx5c added' /tmp/mon.out" || rc=1
 monitor_stop || rc=1
+# The setup as the user left it, for the tests that follow.
+"$here/mlx5c_setup.sh" bind "$f0" "$f1" > /dev/null || rc=1
 sed 's/^/# /' /tmp/mon.out
 result $rc "netlink.unload_while_monitoring"
 ktap_finished

@@ -86,8 +86,8 @@ netns_kill_dst() {
 }
 
 ktap_print_header
-ktap_set_plan 4
 need_two_functions
+ktap_set_plan 4
 for t in ip tc ss python3; do
 	command -v $t > /dev/null || ktap_exit_fail_msg "no $t in the VM"
 done

@@ -7,7 +7,10 @@ from the installed kselftest tree).  A source QEMU runs the
 test guest (mlx5c-guest.elf: it finds the function, maps BAR2 and keeps
 writing it) with the first function passed through; a destination QEMU
 with the second function waits with -incoming defer and -S.  QEMU is
-driven over QMP.  Cases (KTAP):
+driven over QMP.  The two functions are the BDFs among the arguments, or
+MLX5C_BDFS, bound to mlx5c-vfio-pci beforehand (mlx5c_setup.sh bind);
+functions() and bind() are for the benchmark, which finds its own.
+Cases (KTAP):
 
   plain          one migration channel
   multifd        device state over 4 multifd channels
@@ -56,7 +59,7 @@ import time
 HERE = os.path.dirname(os.path.realpath(__file__))
 TOP = os.path.realpath(os.path.join(HERE, "..", "..", "..", ".."))
 SELFTESTS = os.environ.get("MLX5C_SELFTESTS",
-                           os.path.join(TOP, "build", "selftests"))
+                           os.path.join(TOP, "build", "kselftest", "mlx5c"))
 GUEST = os.environ.get("MLX5C_GUEST",
                        os.path.join(SELFTESTS, "mlx5c-guest.elf"))
 VFIO_MIG = os.environ.get("MLX5C_VFIO_MIG",
@@ -104,6 +107,30 @@ def functions():
         if ven == "0x1af4" and dev == "0x1110":
             out.append(bdf)
     return out
+
+
+BDF = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+
+
+def given_functions(args):
+    """The functions under test: the BDFs among the arguments, or
+    MLX5C_BDFS, bound by the setup step (mlx5c_setup.sh bind)."""
+    bdfs = [a for a in args if BDF.match(a)]
+    return bdfs or os.environ.get("MLX5C_BDFS", "").replace(",", " ").split()
+
+
+def unusable(funcs):
+    """Why the first two of @funcs cannot be tested, or None."""
+    if len(funcs) < 2:
+        return (f"needs 2 mlx5c functions, given {len(funcs)}: pass their "
+                "BDFs as arguments or in MLX5C_BDFS, bound by "
+                "mlx5c_setup.sh bind")
+    for bdf in funcs[:2]:
+        drv = driver_of(bdf) if os.path.isdir(f"{PCI}/{bdf}") else None
+        if drv != DRIVER:
+            return (f"{bdf} is bound to {drv or 'no driver'}, not {DRIVER}: "
+                    f"run mlx5c_setup.sh bind {bdf}")
+    return None
 
 
 def sysfs_write(path, val):
@@ -654,19 +681,19 @@ DEFAULT_CASES = ["plain", "multifd", "cancel", "dst_load_fails"]
 
 
 def main():
-    names = sys.argv[1:] or DEFAULT_CASES
+    names = [a for a in sys.argv[1:] if not BDF.match(a)] or DEFAULT_CASES
     unknown = [n for n in names if n not in CASES]
     if unknown:
         sys.exit(f"qemu_migration.py: no case {', '.join(unknown)} "
                  f"(cases: {', '.join(CASES)})")
     print("TAP version 13")
     print(f"1..{len(names)}")
-    funcs = functions()
+    funcs = given_functions(sys.argv[1:])
     skip = None
     if os.geteuid():
         skip = "needs root"
-    elif len(funcs) < 2:
-        skip = "needs two ivshmem-plain functions"
+    elif unusable(funcs):
+        skip = unusable(funcs)
     elif not os.path.exists(GUEST):
         skip = f"no {GUEST}"
     elif subprocess.run([QEMU, "--version"], capture_output=True).returncode:
@@ -675,8 +702,6 @@ def main():
     if not skip:
         log(subprocess.run([QEMU, "--version"], capture_output=True,
                            text=True).stdout.splitlines()[0])
-        for bdf in funcs[:2]:
-            bind(bdf)
     failed = 0
     for i, name in enumerate(names, 1):
         if skip:

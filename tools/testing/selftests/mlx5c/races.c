@@ -172,7 +172,7 @@ static int cycle_device(struct race *r, bool unbind)
 TEST(everything_at_once)
 {
 	char bdf[MLX5C_MAX_FUNCS][BDF_LEN];
-	const char *env = getenv("MLX5C_RACE_SECONDS");
+	const char *env = getenv("MLX5C_RACE_SECONDS"), *why;
 	int seconds = env ? atoi(env) : 10, cycles = 0;
 	struct race r = { .data_fd = -1 };
 	pthread_rwlockattr_t attr;
@@ -180,10 +180,9 @@ TEST(everything_at_once)
 	long long before;
 	uint32_t got;
 
-	if (find_functions(bdf, MLX5C_MAX_FUNCS) < 1)
-		SKIP(return, "no ivshmem-plain function");
+	if (mlx5c_functions(bdf, 1, &why) < 0)
+		SKIP(return, "%s", why);
 	memcpy(r.bdf, bdf[0], BDF_LEN);
-	ASSERT_EQ(0, bind_mlx5c(r.bdf));
 	before = live_allocs();
 	ASSERT_LE(0, before);
 	ASSERT_EQ(0, vdev_open(&r.d, r.bdf));
@@ -225,14 +224,13 @@ TEST(data_fd_outlives_unbind)
 {
 	char bdf[MLX5C_MAX_FUNCS][BDF_LEN];
 	struct vfio_precopy_info info;
+	const char *why;
 	int sfd, rfd, ret;
 	struct vdev d, e;
 	char buf[64];
 
-	if (find_functions(bdf, MLX5C_MAX_FUNCS) < 2)
-		SKIP(return, "needs two ivshmem-plain functions");
-	ASSERT_EQ(0, bind_mlx5c(bdf[0]));
-	ASSERT_EQ(0, bind_mlx5c(bdf[1]));
+	if (mlx5c_functions(bdf, 2, &why) < 0)
+		SKIP(return, "%s", why);
 	ASSERT_EQ(0, vdev_open(&d, bdf[0]));
 	ASSERT_EQ(0, vdev_open(&e, bdf[1]));
 	ASSERT_EQ(0, mig_set_state(&d, ST(PRE_COPY), &sfd));

@@ -6,8 +6,8 @@
 sample=${MLX5C_SAMPLE:-$top/build/samples/vfio-mig-sample}
 
 ktap_print_header
-ktap_set_plan 1
 need_two_functions
+ktap_set_plan 1
 [ -x "$sample" ] || ktap_exit_fail_msg "no $sample: run make"
 
 "$bin/bar2ctl" fill "${funcs[0]}" 31 &&

@@ -6,8 +6,8 @@
 . "$(dirname "$(readlink -f "$0")")/mlx5c_lib.sh"
 
 ktap_print_header
-ktap_set_plan 6
 need_two_functions
+ktap_set_plan 6
 
 # vfio-mig migrate, its threads shown if it runs past 60 s (a stall).
 migrate() {
