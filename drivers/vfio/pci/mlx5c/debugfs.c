@@ -5,6 +5,8 @@
  *   /sys/kernel/debug/mlx5c/live_allocs       driver allocations alive now
  *   /sys/kernel/debug/mlx5c/BDF/latency_ms    save completion latency
  *   /sys/kernel/debug/mlx5c/BDF/dirty_pages   pages dirty since last image
+ *   /sys/kernel/debug/mlx5c/BDF/dma_log_starts   DMA logging starts and
+ *   /sys/kernel/debug/mlx5c/BDF/dma_log_reports  reports served (read-only)
  *   /sys/kernel/debug/mlx5c/BDF/CMD/fail_skip   let N commands succeed, then
  *   /sys/kernel/debug/mlx5c/BDF/CMD/fail_count  fail the next N commands
  *   /sys/kernel/debug/mlx5c/BDF/CMD/fail_errno  ... with this errno (EIO)
@@ -51,6 +53,9 @@ void mlx5c_debugfs_add(struct mlx5c_vf *mvdev)
 	debugfs_create_u32("latency_ms", 0600, dir, &mvdev->emu.latency_ms);
 	debugfs_create_file_unsafe("dirty_pages", 0400, dir, mvdev,
 				   &mlx5c_dirty_pages_fops);
+	debugfs_create_u64("dma_log_starts", 0400, dir, &mvdev->dma_log_starts);
+	debugfs_create_u64("dma_log_reports", 0400, dir,
+			   &mvdev->dma_log_reports);
 	for (i = 0; i < MLX5C_CMD_NR; i++) {
 		cmd = debugfs_create_dir(mlx5c_cmd_name(i), dir);
 		debugfs_create_u32("fail_skip", 0600, cmd,

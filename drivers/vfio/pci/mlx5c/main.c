@@ -237,10 +237,12 @@ static int mlx5c_log_start(struct vfio_device *core_vdev,
 	int ret = 0;
 
 	mlx5c_state_mutex_lock(mvdev);
-	if (mvdev->dirty_logging)
+	if (mvdev->dirty_logging) {
 		ret = -EBUSY;
-	else
+	} else {
 		mvdev->dirty_logging = true;
+		mvdev->dma_log_starts++;
+	}
 	mlx5c_state_mutex_unlock(mvdev);
 	/* Any granularity will do: *page_size is kept as asked. */
 	return ret;
@@ -264,7 +266,12 @@ static int mlx5c_log_read_and_clear(struct vfio_device *core_vdev,
 	int ret;
 
 	mlx5c_state_mutex_lock(mvdev);
-	ret = mvdev->dirty_logging ? 0 : -EINVAL;
+	if (mvdev->dirty_logging) {
+		mvdev->dma_log_reports++;
+		ret = 0;
+	} else {
+		ret = -EINVAL;
+	}
 	mlx5c_state_mutex_unlock(mvdev);
 	return ret;
 }

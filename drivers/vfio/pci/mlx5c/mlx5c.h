@@ -160,6 +160,8 @@ struct mlx5c_vf {
 	struct work_struct reset_work;	/* applies a deferred reset */
 	bool precopy_v2;		/* PRECOPY_INFOv2 opted in */
 	bool dirty_logging;		/* DMA logging started (log_ops) */
+	u64 dma_log_starts;		/* log_ops calls that succeeded, */
+	u64 dma_log_reports;		/* ever (debugfs, read lockless) */
 	struct mlx5c_save_file *saving_migf;
 	struct mlx5c_resume_file *resuming_migf;
 	struct mlx5c_emu emu;

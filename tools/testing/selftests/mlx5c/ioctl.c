@@ -291,18 +291,28 @@ TEST_F(io, dma_logging)
 	};
 	uint64_t bitmap[LOG_SPAN / 4096 / 64], zero[LOG_SPAN / 4096 / 64] = { 0 };
 	int has = kconfig_has("CONFIG_IOMMUFD_DRIVER");
+	const char *bdf = self->p.bdf[0];
+	long long starts, reports;
 	int fd = self->p.src.fd;
 
 	if (has < 0)
 		SKIP(return, "no kernel config to tell (set MLX5C_KCONFIG)");
 	TH_LOG("CONFIG_IOMMUFD_DRIVER %s", has ? "set" : "not set");
 	memset(bitmap, 0, sizeof(bitmap));
+	/* debugfs counts the starts and reports served: a VMM's use shows. */
+	starts = knob_read(bdf, "dma_log_starts");
+	reports = knob_read(bdf, "dma_log_reports");
+	ASSERT_LE(0, starts);
+	ASSERT_LE(0, reports);
 	if (!has) {
 		/* Refused, as on any driver without log_ops. */
 		ASSERT_EQ(-ENOTTY, feat_data(fd, PROBE | SET | LOG_START, NULL, 0));
 		ASSERT_EQ(-ENOTTY, feat_data(fd, SET | LOG_START, &ctl, sizeof(ctl)));
 		ASSERT_EQ(-ENOTTY, log_report(fd, bitmap));
 		ASSERT_EQ(-ENOTTY, feat_data(fd, SET | LOG_STOP, NULL, 0));
+		ASSERT_EQ(0, starts);
+		ASSERT_EQ(0, knob_read(bdf, "dma_log_starts"));
+		ASSERT_EQ(0, knob_read(bdf, "dma_log_reports"));
 		return;
 	}
 	ASSERT_EQ(0, feat_data(fd, PROBE | SET | LOG_START, NULL, 0));
@@ -333,6 +343,9 @@ TEST_F(io, dma_logging)
 	ASSERT_EQ(-EINVAL, log_report(self->p.src.fd, bitmap));
 	ASSERT_EQ(0, feat_data(self->p.src.fd, SET | LOG_START, &ctl, sizeof(ctl)));
 	ASSERT_EQ(0, feat_data(self->p.src.fd, SET | LOG_STOP, NULL, 0));
+	/* Three starts and two reports succeeded; refusals are not counted. */
+	ASSERT_EQ(starts + 3, knob_read(bdf, "dma_log_starts"));
+	ASSERT_EQ(reports + 2, knob_read(bdf, "dma_log_reports"));
 }
 
 TEST_HARNESS_MAIN

@@ -212,6 +212,15 @@ def knob(bdf, name, val):
     sysfs_write(f"/sys/kernel/debug/mlx5c/{bdf}/{name}", str(val))
 
 
+def dma_log_counts(bdf):
+    """(starts, reports) of the function's DMA logging served, ever."""
+    vals = []
+    for name in ("dma_log_starts", "dma_log_reports"):
+        with open(f"/sys/kernel/debug/mlx5c/{bdf}/{name}") as f:
+            vals.append(int(f.read()))
+    return vals
+
+
 def mig_state(bdf):
     out = subprocess.run([VFIO_MIG, "stats", bdf, "--json"],
                          capture_output=True, text=True, check=True).stdout
@@ -630,6 +639,7 @@ def case_dst_load_fails(src, dst):
 
 
 def case_converge(src, dst):
+    logged = dma_log_counts(src)
     s = Session(src, dst, seed=5)
     backend = "iommufd" if IOMMUFD else "type1 container"
     try:
@@ -659,12 +669,20 @@ def case_converge(src, dst):
                      "the destination to load")
     finally:
         s.close()
+    starts, reports = (b - a for a, b in zip(logged, dma_log_counts(src)))
+    log(f"converge, {backend}: the source function served {starts} DMA "
+        f"logging starts, {reports} reports")
     if IOMMUFD:
+        # QEMU uses the device's dirty tracking where the kernel offers it.
+        check(starts >= 1 and reports >= 1, "QEMU did not use the device's "
+              f"DMA logging ({starts} starts, {reports} reports)")
         check(st == "completed", f"{st} after {CONVERGE_S} s with the "
               "iommufd backend")
         d = first_diff(bar_read(src), bar_read(dst))
         check(d < 0, f"BAR2 differs from page {d}")
     else:
+        check(starts == 0 and reports == 0, "DMA logging served without "
+              f"CONFIG_IOMMUFD_DRIVER ({starts} starts, {reports} reports)")
         check(st == "active", f"{st} with the type1 container: expected "
               f"precopy still running after {CONVERGE_S} s")
     check(not s.new_reports(), f"kernel report: {s.new_reports()}")
