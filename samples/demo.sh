@@ -12,22 +12,20 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bar2ctl=$top/build/kselftest/mlx5c/bar2ctl
 vfio_mig=$top/build/vfio-mig/vfio-mig
 
-funcs=()
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
-		funcs+=("$(basename "$d")")
-done
+setup=$top/tools/testing/selftests/mlx5c/mlx5c_setup.sh
+mapfile -t funcs < <("$setup" ivshmem)
 [ ${#funcs[@]} -ge 2 ] || { echo "demo: need two ivshmem-plain functions" >&2; exit 1; }
 src=${funcs[0]}
 dst=${funcs[1]}
+echo "== binding $src (source) and $dst (destination) to mlx5c-vfio-pci"
+"$setup" bind "$src" "$dst"
 
 echo "== part 1: QEMU $(qemu-system-x86_64 --version | sed -n 's/.*version \([^ ]*\).*/\1/p') migrates a running guest from $src to $dst"
 echo "   (the guest keeps writing the function's BAR2; plain, then multifd"
 echo "   with the device state over 4 channels; figures are QEMU's own)"
-"$top/tools/testing/selftests/mlx5c/qemu_migration.py" plain multifd
+"$top/tools/testing/selftests/mlx5c/qemu_migration.py" plain multifd "$src" "$dst"
 echo
 echo "== part 2: vfio-mig"
-echo "== binding $src (source) and $dst (destination) to mlx5c-vfio-pci"
 "$bar2ctl" fill "$src" 2026
 "$bar2ctl" fill "$dst" 0
 for bdf in "$src" "$dst"; do

@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 	struct pair p;
 	uint8_t *copy;
 	size_t size;
+	int ret;
 	FILE *out;
 
 	if (argc != 2) {
@@ -194,8 +195,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	reps = reps_from_env();
-	if (pair_open(&p))
-		die("open the two functions", -ENODEV);
+	ret = pair_open(&p);
+	if (p.why) {
+		fprintf(stderr, "downtime: %s\n", p.why);
+		return 1;
+	}
+	if (ret)
+		die("open the two functions", ret);
 	size = p.src.bar2_size;
 	fill_pattern(p.src.bar2, size, 1);
 

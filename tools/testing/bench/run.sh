@@ -8,6 +8,13 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 mkdir -p "$top/build/bench"
+# The setup step of the kselftests, which downtime shares: the VM's
+# ivshmem functions bound and given in MLX5C_BDFS.
+if [ -z "${MLX5C_BDFS:-}" ]; then
+	setup=$top/tools/testing/selftests/mlx5c/mlx5c_setup.sh
+	bound=$("$setup" bind $("$setup" ivshmem))
+	eval "$bound"
+fi
 benches=("$@")
 [ ${#benches[@]} -gt 0 ] || benches=(downtime channels)
 for b in "${benches[@]}"; do

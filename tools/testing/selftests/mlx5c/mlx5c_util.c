@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -83,13 +84,18 @@ int sysfs_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* dddd:bb:dd.f in lower-case hex, as sysfs names functions. */
 static bool is_bdf(const char *s)
 {
-	unsigned int dom, bus, dev, fn;
-	int len = 0;
+	static const char form[] = "xxxx:xx:xx.f";
+	int i;
 
-	return sscanf(s, "%4x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &len) == 4 &&
-	       len == 12 && !s[len] && fn < 8;
+	for (i = 0; form[i]; i++) {
+		if (form[i] == 'x' ? !isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f') :
+		    form[i] == 'f' ? !(s[i] >= '0' && s[i] <= '7') : s[i] != form[i])
+			return false;
+	}
+	return !s[i];
 }
 
 int mlx5c_take_bdf_args(int argc, char **argv)
@@ -97,6 +103,8 @@ int mlx5c_take_bdf_args(int argc, char **argv)
 	char list[MLX5C_MAX_FUNCS * BDF_LEN] = "";
 	int i, kept = 1, given = 0;
 
+	if (argc < 1)
+		return argc;
 	for (i = 1; i < argc; i++) {
 		if (!is_bdf(argv[i]) || given == MLX5C_MAX_FUNCS) {
 			argv[kept++] = argv[i];

@@ -116,7 +116,7 @@ insmod "$module" || rc=1
 wait_for "grep -q 'family mlx5c added' /tmp/mon.out" || rc=1
 monitor_stop || rc=1
 # The setup as the user left it, for the tests that follow.
-"$here/mlx5c_setup.sh" bind "$f0" "$f1" > /dev/null || rc=1
+"$here/mlx5c_setup.sh" bind "${funcs[@]}" > /dev/null || rc=1
 sed 's/^/# /' /tmp/mon.out
 result $rc "netlink.unload_while_monitoring"
 ktap_finished
