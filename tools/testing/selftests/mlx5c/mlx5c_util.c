@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +83,11 @@ int sysfs_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+static bool is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 /* dddd:bb:dd.f in lower-case hex, as sysfs names functions. */
 static bool is_bdf(const char *s)
 {
@@ -91,7 +95,7 @@ static bool is_bdf(const char *s)
 	int i;
 
 	for (i = 0; form[i]; i++) {
-		if (form[i] == 'x' ? !isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f') :
+		if (form[i] == 'x' ? !is_lower_hex(s[i]) :
 		    form[i] == 'f' ? !(s[i] >= '0' && s[i] <= '7') : s[i] != form[i])
 			return false;
 	}
@@ -122,7 +126,7 @@ int mlx5c_take_bdf_args(int argc, char **argv)
 
 static char why_buf[256];
 
-/* -ENODEV, with the reason in *why (and on stderr, as a diagnostic). */
+/* -ENODEV, with the reason in *why for the caller's skip message. */
 static int not_usable(const char **why, const char *fmt, ...)
 {
 	va_list ap;
