@@ -82,11 +82,7 @@ def migrate(src, dst, precopy, rate=0, multifd=False, paused=False,
         else:
             qm.wait_for(lambda: ram_synced(s.src, 2), 300,
                         "RAM's first pass")
-        try:
-            st = s.switchover(bandwidth=SWITCHOVER_BW)
-        except qm.Fail:
-            qm.log(f"at the timeout: {s.src.cmd('query-migrate')}")
-            raise
+        st = s.switchover(bandwidth=SWITCHOVER_BW)
         qm.check(st == "completed", f"migration {st}: "
                  f"{s.src.cmd('query-migrate')}")
         info = s.src.cmd("query-migrate")
@@ -95,6 +91,12 @@ def migrate(src, dst, precopy, rate=0, multifd=False, paused=False,
         qm.check(s.dst.status() == "paused", "destination not loaded")
         middle = s.mon.count(src, "image_saved", "middle")
     except qm.Fail:
+        for vm in filter(None, (s.src, s.dst)):
+            try:
+                qm.log(f"{vm.name} at the failure: "
+                       f"{vm.cmd('query-migrate')}")
+            except qm.Fail as e:
+                qm.log(str(e))
         for name in ("src", "dst"):
             for ext in ("log", "serial"):
                 path = f"{qm.WORK}/{name}.{ext}"

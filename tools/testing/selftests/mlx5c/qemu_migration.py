@@ -279,9 +279,6 @@ class Qmp:
                 raise Fail(f"QMP {name}: {r['error'].get('desc')}")
             return r.get("return")
 
-    def hmp(self, line):
-        return self.cmd("human-monitor-command", **{"command-line": line})
-
     def close(self):
         try:
             self.sock.close()
@@ -326,11 +323,16 @@ class Vm:
         return self.cmd("query-status")["status"]
 
     def cmd(self, name, **args):
-        return self.qmp.cmd(name, **args)
+        try:
+            return self.qmp.cmd(name, **args)
+        except OSError as e:
+            raise Fail(f"{self.name} QEMU did not answer QMP {name} "
+                       f"({e}; exit status {self.proc.poll()})") from e
 
     def counter(self):
         """Word 1 of the guest's BAR2 (its iteration counter), via HMP xp."""
-        out = self.qmp.hmp("xp /2wx 0x80000000")
+        out = self.cmd("human-monitor-command",
+                       **{"command-line": "xp /2wx 0x80000000"})
         words = re.findall(r"0x([0-9a-f]{8})", out.split(":", 1)[-1])
         return int(words[0], 16), int(words[1], 16)
 
