@@ -292,6 +292,8 @@ int tx_connect(const char *host, const char *port, struct tx_config *cfg,
 			ret = fd;
 			goto fail;
 		}
+		if (i && cfg->channels > 1)
+			vmig_share_channel(fd);
 		/* TCP paces the socket itself (no fq qdisc needed) */
 		if (i && cfg->chan_rate[i - 1])
 			setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE,

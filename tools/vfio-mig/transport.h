@@ -305,6 +305,7 @@ int vmig_listen(const char *host, const char *port, char *err, size_t errlen);
 int vmig_dial(const char *host, const char *port, int timeout_ms,
 	      char *err, size_t errlen);
 int vmig_local_port(int fd);
+void vmig_share_channel(int fd);
 int vmig_accept(int lfd, int timeout_ms, const volatile int *cancel);
 int vmig_split_hostport(const char *arg, char *host, size_t hlen,
 			char *port, size_t plen, bool host_required);

@@ -355,7 +355,6 @@ int vmig_hs_server(int fd, struct vmig_hs_state *st, struct vmig_hello *h,
 static void tune_socket(int fd)
 {
 	int one = 1, idle = 10, intvl = 5, cnt = 3;
-	int notsent_lowat = 128 << 10;
 	unsigned user_timeout = 30000;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -365,13 +364,22 @@ static void tune_socket(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
 		   sizeof(user_timeout));
-	/*
-	 * A sender is "free" for the next chunk only when little of what it
-	 * was given is still unsent: without this a channel's send buffer
-	 * (megabytes after autotuning) swallows several chunks, chunks pile
-	 * up behind a slow channel and the in-order writer waits for them
-	 * while the credit window keeps the other channels idle.
-	 */
+}
+
+/*
+ * A source's data connection, when it shares the stream with others, is
+ * "free" for the next chunk only when little of what it was given is still
+ * unsent: without this a channel's send buffer (megabytes after
+ * autotuning) swallows several chunks, chunks pile up behind a slow
+ * channel and the in-order writer waits for them while the credit window
+ * keeps the other channels idle.  A lone channel has nobody to leave
+ * chunks to; there the low-water mark would only cost a wake-up per
+ * 128 KiB sent.
+ */
+void vmig_share_channel(int fd)
+{
+	int notsent_lowat = 128 << 10;
+
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat,
 		   sizeof(notsent_lowat));
 }

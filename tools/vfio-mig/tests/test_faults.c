@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,4 +538,36 @@ void faults_touch_after_clock(void)
 	   pings, s.msg);
 	session_close(&s);
 	close(sv[1]);
+}
+
+/*
+ * Only a source that shares the stream between channels holds its data
+ * sockets to a low-water mark of unsent bytes (Documentation/vfio-mig.rst,
+ * flow control); a lone channel keeps the kernel's default (0: the sysctl).
+ */
+void faults_lowat_when_shared(void)
+{
+	static const unsigned counts[] = { 1, 2 };
+	struct raw w;
+	unsigned i, c;
+
+	for (c = 0; c < 2; c++) {
+		int want = counts[c] > 1 ? 128 << 10 : 0, got = want;
+
+		if (!ok(raw_open(&w, counts[c], 65536) == 0,
+			"%u-channel source connected (%s)", counts[c], w.err))
+			return;
+		for (i = 0; i < counts[c] && got == want; i++) {
+			socklen_t len = sizeof(got);
+
+			if (getsockopt(w.data[i], IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+				       &got, &len))
+				got = -errno;
+		}
+		raw_close(&w);		/* the destination fails on EOF */
+		rx_thread_join(&w.r);
+		mem_sink_free(&w.sink);
+		ok(got == want, "%u channel%s: TCP_NOTSENT_LOWAT %d on every data socket (got %d)",
+		   counts[c], counts[c] > 1 ? "s" : "", want, got);
+	}
 }
