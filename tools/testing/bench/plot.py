@@ -49,7 +49,7 @@ def plot_downtime(d, out):
             curves.append(f'"-" using 1:2:3:2 with yerrorlines title "{name}"')
             data.append(series([(r["dirty_pct"], r[key]["median"],
                                  r[key]["min"]) for r in rows]))
-    if "qemu" in d:
+    if d.get("qemu", {}).get("downtime"):
         rows = d["qemu"]["downtime"]
         for key, name in (("precopy_downtime_ms", "PRE\\_COPY (QEMU)"),
                           ("stopcopy_downtime_ms", "STOP\\_COPY only (QEMU)")):

@@ -17,15 +17,21 @@ the compared cases alternating from one repetition to the next:
              channels, PRE_COPY, 1% dirty
   vfio_mig   the same stopped device state (guest paused, STOP_COPY only)
              moved by QEMU multifd with 4 channels and by vfio-mig with 4
-             channels: the ratio of their total times
+             channels, both in clear text (vfio-mig --insecure, as QEMU
+             without tls-creds): the ratio of their total times
 
 Settings: MLX5C_BENCH_REPS, MLX5C_BENCH_RATES (fractions of the pages
-dirtied a second, "0.001 0.01 0.1"); pass them inside the VM:
+dirtied a second, "0.001 0.01 0.1"), MLX5C_BENCH_PARTS (the comparisons
+to run, "downtime channels vfio_mig"); pass them inside the VM:
 vm/run -- env MLX5C_BENCH_REPS=1 tools/testing/bench/run.sh qemu.
 
 Every migration is checked as qemu_migration.py checks it: completed, the
 destination loaded, both BAR2s byte-equal through sysfs.  Any failure
-fails the run (exit 1) and writes no JSON.
+fails the run (exit 1) and writes no JSON, but one: a multifd migration
+whose destination QEMU hangs or exits on a truncated multifd channel once
+the source has completed (QEMU 10.0.2, Documentation/mlx5c-qemu.rst) is
+counted in multifd_lost_device_state and run again, at most
+MLX5C_BENCH_MAX_LOST times (10) in the whole run.
 
 What the figures do not show: this is QEMU under TCG nested in a TCG VM,
 so absolute times are those of an emulated machine; the ratios between
@@ -59,6 +65,29 @@ PAGE = 4096
 SWITCHOVER_BW = 16 << 30
 
 
+# QEMU 10.0.2 with multifd device state: now and then the destination's
+# multifd channel ends in the middle of a packet after the source has
+# reported "completed", and the destination either exits ("Unexpected
+# end-of-file before all data were read") or hangs, its VFIO load thread
+# waiting for the lost buffer (mlx5c-qemu.rst, "Failure modes").  Such a
+# run is counted and retried, up to this many times in the whole run; any
+# other failure fails the run.
+MAX_LOST = int(os.environ.get("MLX5C_BENCH_MAX_LOST", "10"))
+lost = []
+
+
+class DstLostState(qm.Fail):
+    """The source completed, the destination lost device state."""
+
+
+def lost_device_state(dst):
+    """The destination QEMU hangs, or exited on a truncated stream."""
+    if dst.proc.poll() is None:
+        return bool(dst.stuck)
+    with open(f"{qm.WORK}/{dst.name}.log") as f:
+        return "Unexpected end-of-file before all data were read" in f.read()
+
+
 def set_precopy(on):
     qm.sysfs_write(PRECOPY, "Y" if on else "N")
 
@@ -86,8 +115,13 @@ def migrate(src, dst, precopy, rate=0, multifd=False, paused=False,
         qm.check(st == "completed", f"migration {st}: "
                  f"{s.src.cmd('query-migrate')}")
         info = s.src.cmd("query-migrate")
-        qm.wait_for(lambda: s.dst.status() != "inmigrate", 120,
-                    "the destination to load")
+        try:
+            qm.wait_for(lambda: s.dst.status() != "inmigrate", 120,
+                        "the destination to load")
+        except qm.Fail as e:
+            if multifd and lost_device_state(s.dst):
+                raise DstLostState(str(e)) from e
+            raise
         qm.check(s.dst.status() == "paused", "destination not loaded")
         middle = s.mon.count(src, "image_saved", "middle")
     except qm.Fail:
@@ -122,7 +156,8 @@ def vfio_mig(src, dst, channels):
     qm.bar_write(src, os.urandom(os.path.getsize(
         f"{qm.PCI}/{src}/resource2")))
     out = subprocess.run([qm.VFIO_MIG, "migrate", src, dst, "--channels",
-                          str(channels), "--no-precopy", "--json"],
+                          str(channels), "--no-precopy", "--insecure",
+                          "--json"],
                          capture_output=True, text=True, timeout=600)
     qm.check(out.returncode == 0, f"vfio-mig: {out.stderr.strip()}")
     r = json.loads(out.stdout)
@@ -131,6 +166,19 @@ def vfio_mig(src, dst, channels):
     return {"total_ms": r["source"]["total_ms"],
             "downtime_ms": r["source"]["downtime_ms"],
             "bytes": r["source"]["bytes"]["total"]}
+
+
+def multifd_run(*args, **kwargs):
+    """migrate(..., multifd=True), again after QEMU lost device state."""
+    while True:
+        try:
+            return migrate(*args, multifd=True, **kwargs)
+        except DstLostState as e:
+            lost.append(str(e))
+            qm.log(f"destination lost device state ({len(lost)} of at "
+                   f"most {MAX_LOST}): {e}")
+            if len(lost) > MAX_LOST:
+                raise
 
 
 def summary(samples, key):
@@ -143,10 +191,8 @@ def alternate(rep, cases):
     return cases if rep % 2 == 0 else list(reversed(cases))
 
 
-def run(src, dst, pages):
-    qm.log(f"warm-up: {migrate(src, dst, True, rate=pages // 100)}")
-    res = {"downtime": [], "channels": {}, "vfio_mig": {}}
-
+def downtime_part(src, dst, pages):
+    out = []
     for frac in RATES:
         rate = max(1, int(pages * frac))
         got = {True: [], False: []}
@@ -157,43 +203,63 @@ def run(src, dst, pages):
                 got[pre].append(r)
         pre, stop = summary(got[True], "downtime_ms"), \
             summary(got[False], "downtime_ms")
-        res["downtime"].append({
+        out.append({
             "dirty_fraction_per_s": frac, "pages_per_s": rate,
             "precopy_downtime_ms": pre, "stopcopy_downtime_ms": stop,
             "precopy_over_stopcopy": pre["median"] / stop["median"],
             "precopy_runs": got[True], "stopcopy_runs": got[False]})
+    return out
 
+
+def channels_part(src, dst, pages):
     got = {False: [], True: []}
     for rep in range(REPS):
         for mfd in alternate(rep, [False, True]):
-            r = migrate(src, dst, True, rate=pages // 100, multifd=mfd,
-                        seed=rep + 1)
+            if mfd:
+                r = multifd_run(src, dst, True, rate=pages // 100,
+                                seed=rep + 1)
+            else:
+                r = migrate(src, dst, True, rate=pages // 100, seed=rep + 1)
             qm.log(f"multifd={mfd}: {r}")
             got[mfd].append(r)
-    res["channels"] = {
-        "plain_total_ms": summary(got[False], "total_ms"),
-        "multifd4_total_ms": summary(got[True], "total_ms"),
-        "plain_downtime_ms": summary(got[False], "downtime_ms"),
-        "multifd4_downtime_ms": summary(got[True], "downtime_ms")}
-    res["channels"]["multifd4_over_plain_total"] = (
-        res["channels"]["multifd4_total_ms"]["median"] /
-        res["channels"]["plain_total_ms"]["median"])
+    res = {"plain_total_ms": summary(got[False], "total_ms"),
+           "multifd4_total_ms": summary(got[True], "total_ms"),
+           "plain_downtime_ms": summary(got[False], "downtime_ms"),
+           "multifd4_downtime_ms": summary(got[True], "downtime_ms")}
+    res["multifd4_over_plain_total"] = (res["multifd4_total_ms"]["median"] /
+                                        res["plain_total_ms"]["median"])
+    return res
 
+
+def vfio_mig_part(src, dst, pages):
     got = {"qemu": [], "vfio_mig": []}
     for rep in range(REPS):
         for who in alternate(rep, ["qemu", "vfio_mig"]):
             if who == "qemu":
-                r = migrate(src, dst, False, multifd=True, paused=True,
-                            seed=rep + 1)
+                r = multifd_run(src, dst, False, paused=True, seed=rep + 1)
             else:
                 r = vfio_mig(src, dst, 4)
             qm.log(f"{who}: {r}")
             got[who].append(r)
     q, v = summary(got["qemu"], "total_ms"), summary(got["vfio_mig"],
                                                     "total_ms")
-    res["vfio_mig"] = {"channels": 4, "qemu_multifd_total_ms": q,
-                       "vfio_mig_total_ms": v,
-                       "vfio_mig_over_qemu_total": v["median"] / q["median"]}
+    return {"channels": 4, "tls": False, "qemu_multifd_total_ms": q,
+            "vfio_mig_total_ms": v,
+            "vfio_mig_over_qemu_total": v["median"] / q["median"]}
+
+
+PARTS = {"downtime": downtime_part, "channels": channels_part,
+         "vfio_mig": vfio_mig_part}
+
+
+def run(src, dst, pages):
+    qm.log(f"warm-up: {migrate(src, dst, True, rate=pages // 100)}")
+    res = {}
+    for name in os.environ.get("MLX5C_BENCH_PARTS",
+                               " ".join(PARTS)).split():
+        res[name] = PARTS[name](src, dst, pages)
+    res["multifd_lost_device_state"] = {"count": len(lost),
+                                        "errors": lost}
     return res
 
 
@@ -237,7 +303,7 @@ def main():
     with open(sys.argv[1], "w") as f:
         json.dump(res, f, indent=2)
         f.write("\n")
-    for d in res["downtime"]:
+    for d in res.get("downtime", []):
         qm.log(f"{d['dirty_fraction_per_s']:.1%}/s: downtime PRE_COPY "
                f"{d['precopy_downtime_ms']['median']} ms, STOP_COPY "
                f"{d['stopcopy_downtime_ms']['median']} ms")

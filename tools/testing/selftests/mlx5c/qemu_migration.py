@@ -31,6 +31,9 @@ logging; it
 needs a kernel with CONFIG_IOMMUFD, CONFIG_VFIO_DEVICE_CDEV and
 CONFIG_IOMMUFD_DRIVER (tools/testing/debug-kernel/iommufd.sh).
 
+MLX5C_QEMU_TRACE="PATTERN..." passes -trace PATTERN to both QEMUs (their
+trace lines go to their logs under /tmp/qemu-mig).
+
 After a migration: both functions' BAR2 byte-equal read through sysfs
 resource2 (not through the driver), the source's memory kept, PRE_COPY
 used with at least one incremental image (the driver's netlink events
@@ -72,6 +75,9 @@ GUEST_MAGIC = 0x47584C4D
 SWITCHOVER_BW = 1 << 30          # bytes/s given to QEMU to switch over
 DOWNTIME_LIMIT = 300             # ms, QEMU's default
 IOMMUFD = os.environ.get("MLX5C_QEMU_IOMMUFD") == "1"
+# QEMU trace events for both QEMUs (-trace PATTERN, each word one pattern;
+# QEMU writes them to its log, WORK/src.log and WORK/dst.log).
+TRACE = os.environ.get("MLX5C_QEMU_TRACE", "").split()
 # How long the converge case gives QEMU to switch over on its own.
 CONVERGE_S = int(os.environ.get("MLX5C_QEMU_CONVERGE_S", "180"))
 KERNEL_REPORT = re.compile(r"WARNING:|BUG:|Oops|circular locking|"
@@ -312,22 +318,53 @@ class Vm:
             argv += ["-object", "iommufd,id=iommufd0"]
         if append:
             argv += ["-append", append]
+        for pattern in TRACE:
+            argv += ["-trace", pattern]
         if incoming:
             argv += ["-incoming", "defer", "-S"]
         self.log = open(f"{WORK}/{name}.log", "w")
         self.proc = subprocess.Popen(argv, stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        self.stuck = None
         self.qmp = Qmp(self.qmp_path)
 
     def status(self):
         return self.cmd("query-status")["status"]
 
     def cmd(self, name, **args):
+        if self.stuck:
+            raise Fail(f"{self.name} QEMU: {self.stuck}")
         try:
             return self.qmp.cmd(name, **args)
         except OSError as e:
-            raise Fail(f"{self.name} QEMU did not answer QMP {name} "
-                       f"({e}; exit status {self.proc.poll()})") from e
+            # The answer may still come: the connection is out of step.
+            self.stuck = f"did not answer QMP {name} ({e})"
+            for line in self.threads():
+                log(line)
+            raise Fail(f"{self.name} QEMU {self.stuck}; exit status "
+                       f"{self.proc.poll()}") from e
+
+    def threads(self):
+        """Where each of QEMU's threads is (name, state, kernel stack's top
+        frames): for a QEMU that stops answering QMP."""
+        out = []
+        base = f"/proc/{self.proc.pid}/task"
+        try:
+            tids = sorted(os.listdir(base), key=int)
+        except OSError as e:
+            return [f"{self.name}: {e}"]
+        for tid in tids:
+            info = []
+            for what in ("comm", "wchan", "stack"):
+                try:
+                    with open(f"{base}/{tid}/{what}") as f:
+                        info.append(f.read().strip())
+                except OSError:
+                    info.append("?")
+            frames = [ln.split(" ", 1)[-1] for ln in info[2].splitlines()]
+            out.append(f"{self.name} {tid} {info[0]} in {info[1]}: "
+                       f"{' < '.join(frames[:6])}")
+        return out
 
     def counter(self):
         """Word 1 of the guest's BAR2 (its iteration counter), via HMP xp."""
@@ -352,9 +389,10 @@ class Vm:
     def quit(self):
         if self.proc.poll() is None:
             try:
-                self.qmp.cmd("quit")
+                self.cmd("quit")
             except (Fail, OSError):
-                pass
+                if self.stuck:
+                    self.proc.kill()
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
