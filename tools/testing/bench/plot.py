@@ -57,6 +57,9 @@ def plot_downtime(d, out):
             data.append(series([(100 * r["dirty_fraction_per_s"],
                                  r[key]["median"], r[key]["min"])
                                 for r in rows]))
+    if not curves:
+        print(f"plot: no downtime figures, {out} not drawn")
+        return
     script = HEAD.format(out=out, title="Downtime against dirtied pages "
                          "(median; bar from the minimum)")
     script += ('set logscale xy\nset xlabel "pages dirtied (% of the '

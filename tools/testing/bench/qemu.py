@@ -28,10 +28,11 @@ vm/run -- env MLX5C_BENCH_REPS=1 tools/testing/bench/run.sh qemu.
 Every migration is checked as qemu_migration.py checks it: completed, the
 destination loaded, both BAR2s byte-equal through sysfs.  Any failure
 fails the run (exit 1) and writes no JSON, but one: a multifd migration
-whose destination QEMU hangs or exits on a truncated multifd channel once
-the source has completed (QEMU 10.0.2, Documentation/mlx5c-qemu.rst) is
-counted in multifd_lost_device_state and run again, at most
-MLX5C_BENCH_MAX_LOST times (10) in the whole run.
+whose destination QEMU hangs (no thread in vfio or the driver) or exits on
+a truncated multifd channel once the source has completed, with no kernel
+report (QEMU 10.0.2, Documentation/mlx5c-qemu.rst), is counted in
+multifd_lost_device_state and run again, at most MLX5C_BENCH_MAX_LOST
+times (10) in the whole run.
 
 What the figures do not show: this is QEMU under TCG nested in a TCG VM,
 so absolute times are those of an emulated machine; the ratios between
@@ -80,10 +81,19 @@ class DstLostState(qm.Fail):
     """The source completed, the destination lost device state."""
 
 
-def lost_device_state(dst):
-    """The destination QEMU hangs, or exited on a truncated stream."""
-    if dst.proc.poll() is None:
-        return bool(dst.stuck)
+def lost_device_state(s):
+    """The destination QEMU hangs in QEMU, or exited on a truncated
+    multifd channel, and the kernel reported nothing: QEMU's fault, not
+    one of the driver's (a thread blocked in the driver, a kernel report
+    or any other exit fails the run)."""
+    dst = s.dst
+    if s.new_reports():
+        return False
+    try:
+        dst.proc.wait(10)        # an exiting QEMU: let it finish
+    except subprocess.TimeoutExpired:
+        return bool(dst.stuck) and not any(
+            "vfio" in line or "mlx5c" in line for line in dst.stacks)
     with open(f"{qm.WORK}/{dst.name}.log") as f:
         return "Unexpected end-of-file before all data were read" in f.read()
 
@@ -119,7 +129,7 @@ def migrate(src, dst, precopy, rate=0, multifd=False, paused=False,
             qm.wait_for(lambda: s.dst.status() != "inmigrate", 120,
                         "the destination to load")
         except qm.Fail as e:
-            if multifd and lost_device_state(s.dst):
+            if multifd and lost_device_state(s):
                 raise DstLostState(str(e)) from e
             raise
         qm.check(s.dst.status() == "paused", "destination not loaded")
@@ -175,10 +185,12 @@ def multifd_run(*args, **kwargs):
             return migrate(*args, multifd=True, **kwargs)
         except DstLostState as e:
             lost.append(str(e))
-            qm.log(f"destination lost device state ({len(lost)} of at "
-                   f"most {MAX_LOST}): {e}")
             if len(lost) > MAX_LOST:
-                raise
+                raise qm.Fail(f"QEMU lost device state {len(lost)} times, "
+                              f"more than MLX5C_BENCH_MAX_LOST={MAX_LOST}: "
+                              f"{e}") from e
+            qm.log(f"destination lost device state ({len(lost)} of at "
+                   f"most {MAX_LOST}), running it again: {e}")
 
 
 def summary(samples, key):
@@ -252,11 +264,10 @@ PARTS = {"downtime": downtime_part, "channels": channels_part,
          "vfio_mig": vfio_mig_part}
 
 
-def run(src, dst, pages):
+def run(src, dst, pages, parts):
     qm.log(f"warm-up: {migrate(src, dst, True, rate=pages // 100)}")
     res = {}
-    for name in os.environ.get("MLX5C_BENCH_PARTS",
-                               " ".join(PARTS)).split():
+    for name in parts:
         res[name] = PARTS[name](src, dst, pages)
     res["multifd_lost_device_state"] = {"count": len(lost),
                                         "errors": lost}
@@ -285,6 +296,12 @@ def main():
     if len(sys.argv) != 2:
         print("usage: qemu.py OUT.json", file=sys.stderr)
         return 2
+    parts = os.environ.get("MLX5C_BENCH_PARTS", " ".join(PARTS)).split()
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        print(f"bench qemu: MLX5C_BENCH_PARTS: no {', '.join(unknown)} "
+              f"(parts: {', '.join(PARTS)})", file=sys.stderr)
+        return 2
     funcs = qm.functions()
     qm.check(len(funcs) >= 2, "needs two ivshmem-plain functions")
     os.makedirs(qm.WORK, exist_ok=True)
@@ -294,7 +311,7 @@ def main():
     pages = os.path.getsize(f"{qm.PCI}/{src}/resource2") // PAGE
     t0 = time.monotonic()
     try:
-        res = run(src, dst, pages)
+        res = run(src, dst, pages, parts)
     except (qm.Fail, OSError, subprocess.SubprocessError) as e:
         print(f"bench qemu: {e}", file=sys.stderr)
         return 1

@@ -326,6 +326,7 @@ class Vm:
         self.proc = subprocess.Popen(argv, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.stuck = None
+        self.stacks = []
         self.qmp = Qmp(self.qmp_path)
 
     def status(self):
@@ -336,13 +337,19 @@ class Vm:
             raise Fail(f"{self.name} QEMU: {self.stuck}")
         try:
             return self.qmp.cmd(name, **args)
-        except OSError as e:
+        except (OSError, Fail) as e:
+            if self.proc.poll() is not None:
+                raise Fail(f"{self.name} QEMU exited (status "
+                           f"{self.proc.returncode}) at QMP {name}: "
+                           f"{e}") from e
+            if isinstance(e, Fail):
+                raise
             # The answer may still come: the connection is out of step.
             self.stuck = f"did not answer QMP {name} ({e})"
-            for line in self.threads():
+            self.stacks = self.threads()
+            for line in self.stacks:
                 log(line)
-            raise Fail(f"{self.name} QEMU {self.stuck}; exit status "
-                       f"{self.proc.poll()}") from e
+            raise Fail(f"{self.name} QEMU {self.stuck}") from e
 
     def threads(self):
         """Where each of QEMU's threads is (name, state, kernel stack's top
