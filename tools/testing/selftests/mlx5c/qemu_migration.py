@@ -397,7 +397,7 @@ class Vm:
         if self.proc.poll() is None:
             try:
                 self.cmd("quit")
-            except (Fail, OSError):
+            except Fail:            # cmd() turns socket errors into Fail
                 if self.stuck:
                     self.proc.kill()
             try:
