@@ -37,7 +37,8 @@
 /* Stream versions (struct mlx5c_mig_version.version). */
 #define MLX5C_STREAM_V1			1	/* no VERSION record */
 #define MLX5C_STREAM_V2			2
-#define MLX5C_STREAM_VERSION		MLX5C_STREAM_V2	/* what is written */
+#define MLX5C_STREAM_V3			3	/* images in parts */
+#define MLX5C_STREAM_VERSION		MLX5C_STREAM_V3	/* what is written */
 
 /* A version 1 record header, and the header of the VERSION record. */
 struct mlx5c_mig_header {
@@ -72,6 +73,7 @@ struct mlx5c_mig_stop_copy_size {
 #define MLX5C_IMAGE_MAGIC	0x4935434dU	/* "MC5I" */
 #define MLX5C_IMAGE_VERSION	1	/* in a version 1 stream */
 #define MLX5C_IMAGE_VERSION_2	2	/* in a version 2 stream */
+#define MLX5C_IMAGE_VERSION_3	3	/* in a version 3 stream */
 
 /* struct mlx5c_image_header.kind */
 #define MLX5C_IMAGE_INITIAL	1	/* first image, saved at PRE_COPY */
@@ -91,7 +93,12 @@ struct mlx5c_mig_stop_copy_size {
  * MLX5C_IMAGE_MIN_PAGE that divides mem_size: page i is the bytes from
  * i * page_size, whatever the target's own page size.  In a version 1
  * stream checksum is the xxh64 (seed 0) of the whole image with checksum 0;
- * in a version 2 stream it is 0 (the record checksum covers the image).
+ * in a version 2 or 3 stream it is 0 (the record checksum covers it).
+ *
+ * In a version 3 stream an image comes in parts, one FW_DATA record each:
+ * every part repeats the image header (nr_pages is the whole image's) and
+ * then has a struct mlx5c_image_part and the part's body, laid out as an
+ * image body of the part's pages.  See Documentation/mlx5c-stream.rst.
  */
 struct mlx5c_image_header {
 	__le32 magic;
@@ -104,5 +111,21 @@ struct mlx5c_image_header {
 	__le64 seq;		/* image number in its session, from 0 */
 	__le64 checksum;
 };
+
+/*
+ * A part of a version 3 image, after the image header in its FW_DATA
+ * record.  first is the position in the image of the part's first page
+ * (the pages of the parts before it); parts come in order, without gap,
+ * and the image ends with the part that reaches nr_pages.  A part carries
+ * at most MLX5C_PART_MAX_DATA bytes of pages and at least one page, but
+ * for an image of no pages, which is one part of none.
+ */
+struct mlx5c_image_part {
+	__le64 first;
+	__le32 nr_pages;	/* pages in this part */
+	__le32 reserved;	/* 0 */
+};
+
+#define MLX5C_PART_MAX_DATA	(1U << 20)	/* page bytes in one part */
 
 #endif /* _UAPI_LINUX_MLX5C_VFIO_H */

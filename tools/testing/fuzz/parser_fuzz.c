@@ -53,6 +53,38 @@ static const struct mlx5c_image_target target = {
 	.mem_size = MEM_SIZE,
 };
 
+/* Version 3, as the driver: validate one part, then apply it. */
+static int load_part(struct session *s, const void *image, size_t len)
+{
+	struct mlx5c_part_view v;
+	u64 i;
+	u32 pg;
+	int ret;
+
+	if (len > mlx5c_part_max_size())
+		abort();	/* the parser let through what it must not */
+	ret = mlx5c_image_check_part(&target, &s->load, image, len);
+	if (ret) {
+		if (ret != -EINVAL)
+			abort();	/* only the documented errno */
+		return ret;
+	}
+	mlx5c_part_decode(image, &v);
+	if (v.full) {
+		memcpy(mem + v.first * v.page_size, v.data, v.nr * v.page_size);
+	} else {
+		if (!s->load.full)
+			abort();	/* a delta without a base */
+		for (i = 0; i < v.nr; i++) {
+			memcpy(&pg, v.index + i * 4, 4);
+			pg = le32toh(pg);
+			memcpy(mem + pg * v.page_size, v.data + i * v.page_size,
+			       v.page_size);
+		}
+	}
+	return mlx5c_part_loaded(&s->load, image);
+}
+
 /* As the driver's load: validate the whole image, then apply it. */
 static int load(void *ctx, u32 version, const void *image, size_t len)
 {
@@ -63,6 +95,8 @@ static int load(void *ctx, u32 version, const void *image, size_t len)
 	u32 pg;
 	int ret;
 
+	if (version == MLX5C_STREAM_V3)
+		return load_part(s, image, len);
 	if (len < sizeof(*hdr) || len > s->p.max_image || !s->p.buf)
 		abort();	/* the parser let through what it must not */
 	if (version != MLX5C_STREAM_V1 && version != MLX5C_STREAM_V2)
@@ -84,7 +118,7 @@ static int load(void *ctx, u32 version, const void *image, size_t len)
 	ps = le32_to_cpu(hdr->page_size);
 	if (le32_to_cpu(hdr->flags) & MLX5C_IMAGE_F_FULL) {
 		memcpy(mem, body, MEM_SIZE);
-		return 0;
+		return 1;
 	}
 	if (!s->load.full)
 		abort();	/* a delta without a base */
@@ -93,7 +127,7 @@ static int load(void *ctx, u32 version, const void *image, size_t len)
 		pg = le32toh(pg);
 		memcpy(mem + pg * ps, body + round_up(nr * 4, 8) + i * ps, ps);
 	}
-	return 0;
+	return 1;
 }
 
 /* Reseal the checksum of every whole version 2 record in @data. */

@@ -84,6 +84,30 @@ def unsealed(nr_pages=0, full=False, magic=0x4935434D):
     return header(INITIAL, full, nr_pages, 0, 0, magic, 1 << 20)
 
 
+def parts(kind, full, seq, pages=(), page=PAGE, per=2):
+    """A version 3 image as FW_DATA records of @per pages each."""
+    nr = MEM // page if full else len(pages)
+    seq_pages = list(range(nr)) if full else list(pages)
+    hdr = header(kind, full, nr, seq, 0, version=3, page=page)
+    out = b""
+    first = 0
+    while True:
+        chunk = seq_pages[first:first + per]
+        body = b""
+        if not full:
+            index = b"".join(struct.pack("<I", p) for p in chunk)
+            body = index + b"\0" * (-len(index) % 8)
+        body += b"".join(bytes([(p + 1 + seq) & 0xff]) * page for p in chunk)
+        out += fw2(hdr + struct.pack("<QII", first, len(chunk), 0) + body)
+        first += len(chunk)
+        if first >= nr:
+            return out
+
+
+def v3(*records):
+    return version_rec(3) + b"".join(records)
+
+
 full0 = image(INITIAL, True, 0)
 streams = {
     # Valid: what the driver produces.
@@ -119,7 +143,17 @@ streams = {
     "v2_v1_image": v2(fw2(image(FINAL, True, 0))),
     "v2_bad_checksum": version_rec() + fw2(image(FINAL, True, 0,
                                                  version=2))[:-1] + b"x",
-    "version_unknown": version_rec(3) + scs2(len(full0)),
+    # Version 3: images in parts, what the driver writes now.
+    "v3_stop_copy": v3(scs2(len(full0)), parts(FINAL, True, 0)),
+    "v3_precopy": v3(scs2(len(full0)), parts(INITIAL, True, 0, per=3),
+                     parts(MIDDLE, False, 1, [1, 2, 5]),
+                     parts(FINAL, False, 2, [])),
+    "v3_page_1k": v3(parts(INITIAL, True, 0, page=1024, per=16),
+                     parts(FINAL, False, 1, [3, 9, 31], page=1024)),
+    "v3_truncated": v3(parts(INITIAL, True, 0)[:-40]),
+    "v3_part_skipped": v3(parts(INITIAL, True, 0, per=4)[:(88 + 4 * PAGE)] +
+                          parts(FINAL, True, 1)),
+    "version_unknown": version_rec(4) + scs2(len(full0)),
     "version_one": version_rec(1),
     "version_reserved": version_rec(2, 1),
     "version_twice": v2(version_rec()),

@@ -5,10 +5,12 @@
  * commands to a mailbox, and where the debugfs knobs inject failures and
  * count commands.  The backend here is the emulation in emu.c.
  *
- * Saves are asynchronous: prepare takes the firmware's snapshot and tells
- * the image size, submit starts the copy, and the completion arrives in a
- * work item after the configured latency, as it would from hardware.  An
- * injected save failure is reported by that completion.
+ * Saves are asynchronous: prepare takes the firmware's snapshot (which
+ * pages the image holds) and tells the image size, submit starts the
+ * command, and the completion arrives in a work item after the configured
+ * latency, as it would from hardware.  An injected save failure is
+ * reported by that completion.  The image's bytes are then read from the
+ * firmware part by part, as the saving fd's reader asks for them.
  */
 #include <linux/workqueue.h>
 
@@ -53,7 +55,7 @@ static int mlx5c_cmd_begin(struct mlx5c_vf *mvdev, enum mlx5c_cmd_id id)
 static int mlx5c_cmd_end(struct mlx5c_vf *mvdev, enum mlx5c_cmd_id id,
 			 int ret)
 {
-	if (ret) {
+	if (ret < 0) {
 		spin_lock(&mvdev->knob_lock);
 		mvdev->cmd[id].failed++;
 		spin_unlock(&mvdev->knob_lock);
@@ -123,13 +125,13 @@ static enum mlx5c_cmd_id mlx5c_save_cmd(u16 kind)
  */
 int mlx5c_cmd_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req)
 {
-	enum mlx5c_cmd_id id = mlx5c_save_cmd(req->kind);
+	enum mlx5c_cmd_id id = mlx5c_save_cmd(req->img->kind);
 
 	req->inject = mlx5c_cmd_begin(mvdev, id);
 	req->status = 0;
 	if (req->inject && READ_ONCE(mvdev->cmd[id].fail_submit))
 		return mlx5c_cmd_end(mvdev, id, req->inject);
-	return mlx5c_emu_save_prepare(mvdev, req);
+	return mlx5c_emu_save_prepare(mvdev, req->img);
 }
 
 void mlx5c_cmd_save_submit(struct mlx5c_save_req *req)
@@ -140,25 +142,34 @@ void mlx5c_cmd_save_submit(struct mlx5c_save_req *req)
 			   msecs_to_jiffies(ms));
 }
 
-void mlx5c_cmd_save_release(struct mlx5c_save_req *req)
-{
-	bitmap_free(req->pages);
-	req->pages = NULL;
-}
-
 void mlx5c_cmd_save_work(struct work_struct *work)
 {
 	struct mlx5c_save_req *req = container_of(to_delayed_work(work),
 						  struct mlx5c_save_req, work);
 
-	if (req->inject)
-		req->status = req->inject;
-	else
-		mlx5c_emu_save_run(req);
-	mlx5c_cmd_end(req->mvdev, mlx5c_save_cmd(req->kind), req->status);
+	req->status = req->inject;
+	mlx5c_cmd_end(req->mvdev, mlx5c_save_cmd(req->img->kind), req->status);
 	mlx5c_save_done(req);
 }
 
+/*
+ * Read the next part of a saved image from the firmware into @part (an
+ * image part, struct mlx5c_image_header first); returns its size.  Not a
+ * command of its own but the data of the save command, as a device would
+ * DMA it: a failure here (a reset cut it) counts as a failure of that
+ * save.
+ */
+ssize_t mlx5c_cmd_save_read(struct mlx5c_vf *mvdev, u32 resets,
+			    struct mlx5c_image_out *img, void *part)
+{
+	ssize_t n = mlx5c_emu_save_part(mvdev, resets, img, part);
+
+	if (n < 0)
+		mlx5c_cmd_end(mvdev, mlx5c_save_cmd(img->kind), n);
+	return n;
+}
+
+/* Load an image, or a part of one: 1 when an image is complete. */
 int mlx5c_cmd_load(struct mlx5c_vf *mvdev, u32 resets, u32 version,
 		   const void *image, size_t len)
 {

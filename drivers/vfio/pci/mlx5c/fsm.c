@@ -239,7 +239,7 @@ static int mlx5c_get_data_size(struct vfio_device *vdev,
 		size = min(max(size, mlx5c_emu_image_size(mvdev, false, 0)),
 			   mlx5c_emu_max_image(mvdev));
 	if (!ret)
-		*stop_copy_length = pending + MLX5C_HDR_V2_SIZE + size;
+		*stop_copy_length = pending + size;
 	mlx5c_state_mutex_unlock(mvdev);
 	return ret;
 }

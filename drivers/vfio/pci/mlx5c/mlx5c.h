@@ -10,7 +10,9 @@
  *   image.c    validation of an image before it is loaded (also built in
  *              userspace)
  *   cmd.c      the firmware command interface, fault injection, counters
- *   emu.c      the emulated firmware: images, dirty tracking, async saves
+ *   emu.c      the emulated firmware's commands: suspend, resume, save, load
+ *   dirty.c    its dirty tracking (write-protected BAR2 mappings)
+ *   devmem.c   its access to device memory (memory_lock, power, decode)
  *   debugfs.c  per-device debugfs knobs
  *   netlink.c  telemetry: counters, events, the "mlx5c" genl family
  */
@@ -57,29 +59,33 @@ struct mlx5c_cmd_knobs {
 	u64 failed;
 };
 
-/* A buffer of the saving stream: one record (header and payload). */
-struct mlx5c_buf {
-	struct list_head node;
-	void *data;
-	size_t len;		/* bytes of the record */
-	size_t pos;		/* bytes already read */
-	bool initial;		/* counts as initial_bytes */
-	bool prealloc;		/* the file's final buffer: not freed */
-};
-
 struct mlx5c_vf;
 struct mlx5c_save_file;
+
+/*
+ * An image on the saving stream.  The firmware takes its pages when the
+ * save is prepared; the image is cut into parts (one FW_DATA record each,
+ * MLX5C_PART_DATA bytes of pages at most) only as the reader reads it.
+ */
+struct mlx5c_image_out {
+	struct list_head node;
+	u16 kind;			/* MLX5C_IMAGE_* */
+	bool full;
+	bool initial;			/* counts as initial_bytes */
+	unsigned long *pages;		/* incremental: pages to save */
+	u64 nr_pages;			/* pages in the image */
+	u64 seq;			/* image number in the session */
+	u64 done;			/* pages already cut into parts */
+	unsigned long next;		/* incremental: next page to look at */
+	u64 len;			/* stream bytes of the image */
+	u64 pos;			/* of which read */
+};
 
 /* One firmware save in flight: at most one per saving file. */
 struct mlx5c_save_req {
 	struct mlx5c_vf *mvdev;
 	struct mlx5c_save_file *migf;
-	u16 kind;			/* MLX5C_IMAGE_* */
-	bool full;
-	unsigned long *pages;		/* incremental: pages to save */
-	u64 nr_pages;
-	u64 seq;			/* image number in the session */
-	struct mlx5c_buf *rec;		/* record being filled */
+	struct mlx5c_image_out *img;	/* the image being prepared */
 	int status;
 	int inject;			/* errno the command layer injects */
 	struct delayed_work work;
@@ -90,8 +96,13 @@ struct mlx5c_save_file {
 	struct mlx5c_vf *mvdev;
 	struct mutex lock;		/* everything below */
 	wait_queue_head_t poll_wait;
-	struct list_head bufs;		/* records not yet fully read */
-	struct mlx5c_buf *final_buf;	/* preallocated for the final image */
+	u8 start[MLX5C_STREAM_START_SIZE];	/* VERSION, STOP_COPY_SIZE */
+	size_t start_pos;		/* of which read */
+	bool start_initial;		/* they count as initial_bytes */
+	struct list_head images;	/* images not yet fully read */
+	void *part;			/* the record being read: one part */
+	size_t part_len;
+	size_t part_pos;
 	struct mlx5c_save_req req;
 	bool in_flight;			/* req is queued or running */
 	bool final;			/* the final image was requested */
@@ -110,6 +121,7 @@ struct mlx5c_resume_file {
 	bool disabled;
 	int error;			/* sticky, negative errno */
 	u32 resets;			/* mvdev->resets at the start */
+	u64 image_bytes;		/* of the image being loaded */
 	struct mlx5c_parser parser;
 };
 
@@ -218,14 +230,47 @@ int mlx5c_cmd_suspend(struct mlx5c_vf *mvdev, bool initiator);
 int mlx5c_cmd_resume(struct mlx5c_vf *mvdev, bool initiator);
 int mlx5c_cmd_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req);
 void mlx5c_cmd_save_submit(struct mlx5c_save_req *req);
-void mlx5c_cmd_save_release(struct mlx5c_save_req *req);
 void mlx5c_cmd_save_work(struct work_struct *work);
+ssize_t mlx5c_cmd_save_read(struct mlx5c_vf *mvdev, u32 resets,
+			    struct mlx5c_image_out *img, void *part);
 int mlx5c_cmd_load(struct mlx5c_vf *mvdev, u32 resets, u32 version,
 		   const void *image, size_t len);
 int mlx5c_cmd_track(struct mlx5c_vf *mvdev, bool on);
 const char *mlx5c_cmd_name(enum mlx5c_cmd_id id);
 
-/* emu.c */
+/* devmem.c: the firmware's access to device memory */
+struct mlx5c_mem_access {
+	pci_power_t state;		/* to return to, if woken from it */
+	bool exclusive;
+	bool woken;			/* the firmware brought it to D0 */
+	bool decode_on;			/* the firmware set the memory bit */
+};
+
+/* A copy between device memory and a buffer, in chunks (devmem.c). */
+struct mlx5c_copy {
+	struct mlx5c_vf *mvdev;
+	struct mlx5c_mem_access access;
+	u32 resets;			/* the session's mvdev->resets */
+	size_t held;			/* bytes copied under this hold */
+	bool locked;
+};
+
+void mlx5c_copy_init(struct mlx5c_copy *c, struct mlx5c_vf *mvdev,
+		     u32 resets);
+int mlx5c_copy(struct mlx5c_copy *c, u64 off, void *buf, size_t len,
+	       bool to_dev);
+void mlx5c_copy_unlock(struct mlx5c_copy *c);
+
+/* dirty.c */
+u64 mlx5c_emu_dirty_pages(struct mlx5c_vf *mvdev);
+bool mlx5c_emu_ctx_dirty(struct mlx5c_vf *mvdev);
+int mlx5c_emu_track(struct mlx5c_vf *mvdev, bool on);
+void mlx5c_emu_take_dirty(struct mlx5c_vf *mvdev, unsigned long *pages);
+int mlx5c_emu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma);
+ssize_t mlx5c_emu_write(struct vfio_device *core_vdev, const char __user *buf,
+			size_t count, loff_t *ppos);
+
+/* emu.c: the firmware's commands */
 int mlx5c_emu_init(struct mlx5c_vf *mvdev);
 void mlx5c_emu_uninit(struct mlx5c_vf *mvdev);
 int mlx5c_emu_open(struct mlx5c_vf *mvdev);
@@ -234,18 +279,14 @@ void mlx5c_emu_reset(struct mlx5c_vf *mvdev);
 void mlx5c_emu_load_begin(struct mlx5c_vf *mvdev);
 size_t mlx5c_emu_image_size(struct mlx5c_vf *mvdev, bool full, u64 nr_pages);
 size_t mlx5c_emu_max_image(struct mlx5c_vf *mvdev);
-u64 mlx5c_emu_dirty_pages(struct mlx5c_vf *mvdev);
-bool mlx5c_emu_ctx_dirty(struct mlx5c_vf *mvdev);
 int mlx5c_emu_suspend(struct mlx5c_vf *mvdev, bool initiator);
 int mlx5c_emu_resume(struct mlx5c_vf *mvdev, bool initiator);
-int mlx5c_emu_track(struct mlx5c_vf *mvdev, bool on);
-int mlx5c_emu_save_prepare(struct mlx5c_vf *mvdev, struct mlx5c_save_req *req);
-void mlx5c_emu_save_run(struct mlx5c_save_req *req);
+int mlx5c_emu_save_prepare(struct mlx5c_vf *mvdev,
+			   struct mlx5c_image_out *img);
+ssize_t mlx5c_emu_save_part(struct mlx5c_vf *mvdev, u32 resets,
+			    struct mlx5c_image_out *img, void *part);
 int mlx5c_emu_load(struct mlx5c_vf *mvdev, u32 resets, u32 version,
 		   const void *image, size_t len);
-int mlx5c_emu_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma);
-ssize_t mlx5c_emu_write(struct vfio_device *core_vdev, const char __user *buf,
-			size_t count, loff_t *ppos);
 
 /* save.c: completion of a firmware save, called from the command layer */
 void mlx5c_save_done(struct mlx5c_save_req *req);

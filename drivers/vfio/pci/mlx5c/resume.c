@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The resuming data file: the record stream written by userspace in
- * RESUMING goes through the parser (stream.c), which hands each complete
- * FW_DATA image to the firmware's load command, in order.  Writes may
+ * RESUMING goes through the parser (stream.c), which hands each FW_DATA
+ * record (a part of an image in version 3, a whole image before) to the
+ * firmware's load command, in order, once its checksum matched.  Writes may
  * split the stream anywhere.  The first error is sticky: every later write
  * fails.
  */
@@ -11,7 +12,10 @@
 
 #include "mlx5c.h"
 
-/* The parser's load callback: one complete image. */
+/*
+ * The parser's load callback: one complete image, or one part of an image
+ * (version 3), applied once checked; 1 when an image is complete.
+ */
 static int mlx5c_resume_load(void *ctx, u32 version, const void *image,
 			     size_t len)
 {
@@ -26,11 +30,17 @@ static int mlx5c_resume_load(void *ctx, u32 version, const void *image,
 	if (mlx5c_reset_since(migf->mvdev, migf->resets))
 		return -ENODEV;
 	ret = mlx5c_cmd_load(migf->mvdev, migf->resets, version, image, len);
-	if (ret)
+	if (ret < 0)
 		return ret;
-	mlx5c_notify_image(migf->mvdev, false, le16_to_cpu(img->kind),
-			   le64_to_cpu(img->seq), len);
-	return 0;
+	/* The image's records, headers included. */
+	migf->image_bytes += len + (version == MLX5C_STREAM_V1 ?
+				    MLX5C_HDR_SIZE : MLX5C_HDR_V2_SIZE);
+	if (ret) {
+		mlx5c_notify_image(migf->mvdev, false, le16_to_cpu(img->kind),
+				   le64_to_cpu(img->seq), migf->image_bytes);
+		migf->image_bytes = 0;
+	}
+	return ret;
 }
 
 static ssize_t mlx5c_resume_write(struct file *filp, const char __user *ubuf,
@@ -51,9 +61,10 @@ static ssize_t mlx5c_resume_write(struct file *filp, const char __user *ubuf,
 		ret = mlx5c_parse(&migf->parser, ubuf, len);
 		if (ret == -EPROTONOSUPPORT && migf->parser.version_refused)
 			dev_err_ratelimited(&migf->mvdev->core_device.pdev->dev,
-					    "migration stream announces version %u: this driver reads version %u (and version %u, which announces none)\n",
+					    "migration stream announces version %u: this driver reads versions %u and %u (and version %u, which announces none)\n",
 					    migf->parser.bad_version,
-					    MLX5C_STREAM_V2, MLX5C_STREAM_V1);
+					    MLX5C_STREAM_V3, MLX5C_STREAM_V2,
+					    MLX5C_STREAM_V1);
 		if (ret < 0) {
 			migf->error = ret;
 			mlx5c_notify_error(migf->mvdev, MLX5C_GENL_ERR_LOAD,
@@ -96,7 +107,9 @@ struct mlx5c_resume_file *mlx5c_resume_file_create(struct mlx5c_vf *mvdev)
 	migf->mvdev = mvdev;
 	migf->resets = READ_ONCE(mvdev->resets);
 	migf->parser.state = MLX5C_PARSE_HEADER;
-	migf->parser.max_image = mlx5c_emu_max_image(mvdev);
+	/* Versions 1 and 2 send an image whole, in one record. */
+	migf->parser.max_image = mlx5c_image_size(PAGE_SIZE,
+						  mvdev->emu.mem_size, true, 0);
 	migf->parser.load = mlx5c_resume_load;
 	migf->parser.ctx = migf;
 

@@ -3,9 +3,13 @@
  * The saving data file: the record stream read by userspace from
  * PRE_COPY, PRE_COPY_P2P and STOP_COPY.
  *
- * The stream (version 2) starts with the VERSION record, the
+ * The stream (version 3) starts with the VERSION record, the
  * STOP_COPY_SIZE record and the first image (the initial one with
- * PRE_COPY, the final full one without).
+ * PRE_COPY, the final full one without).  An image is read as it is cut:
+ * each of its parts goes from device memory into one reused record buffer,
+ * is sealed, and is copied to the reader, so a session holds one part
+ * (MLX5C_PART_DATA bytes of pages and its headers) whatever the size of
+ * the device memory.
  * During PRE_COPY, VFIO_MIG_GET_PRECOPY_INFO starts an incremental image
  * when the reader has drained everything and the firmware has dirty pages;
  * STOP_COPY queues the final image and the stream ends after it.
@@ -13,41 +17,19 @@
  * Records are queued in the order their saves complete, and only one save
  * is in flight at a time, so the stream order is the save order.
  */
+#include <linux/bitmap.h>
 #include <linux/file.h>
 #include <linux/poll.h>
 #include <linux/uaccess.h>
 
 #include "mlx5c.h"
 
-static struct mlx5c_buf *mlx5c_buf_alloc(size_t len)
+static void mlx5c_image_out_free(struct mlx5c_image_out *img)
 {
-	struct mlx5c_buf *buf;
-
-	buf = mlx5c_zalloc(sizeof(*buf));
-	if (!buf)
-		return NULL;
-	buf->data = mlx5c_alloc(len);
-	if (!buf->data) {
-		mlx5c_free(buf);
-		return NULL;
-	}
-	buf->len = len;
-	return buf;
-}
-
-static void mlx5c_buf_free(struct mlx5c_buf *buf)
-{
-	if (!buf)
+	if (!img)
 		return;
-	mlx5c_free(buf->data);
-	mlx5c_free(buf);
-}
-
-/* Free a consumed or dropped record, unless it is the preallocated one. */
-static void mlx5c_buf_put(struct mlx5c_buf *buf)
-{
-	if (buf && !buf->prealloc)
-		mlx5c_buf_free(buf);
+	bitmap_free(img->pages);
+	mlx5c_free(img);
 }
 
 /* A version 2 record header; mlx5c_record_seal() adds the checksum. */
@@ -64,13 +46,13 @@ static void mlx5c_put_header(void *p, u64 size, u32 flags, u32 tag)
 /* Unread bytes queued or being saved; caller holds migf->lock. */
 u64 mlx5c_save_pending(struct mlx5c_save_file *migf)
 {
-	struct mlx5c_buf *buf;
-	u64 n = 0;
+	struct mlx5c_image_out *img;
+	u64 n = sizeof(migf->start) - migf->start_pos;
 
-	list_for_each_entry(buf, &migf->bufs, node)
-		n += buf->len - buf->pos;
+	list_for_each_entry(img, &migf->images, node)
+		n += img->len - img->pos;
 	if (migf->in_flight)
-		n += migf->req.rec->len;
+		n += migf->req.img->len;
 	return n;
 }
 
@@ -82,36 +64,26 @@ static int mlx5c_save_start(struct mlx5c_save_file *migf, u16 kind,
 			    bool full, bool initial)
 {
 	struct mlx5c_save_req *req = &migf->req;
-	struct mlx5c_buf *rec;
-	size_t len;
+	struct mlx5c_image_out *img;
 	int ret;
 
-	req->kind = kind;
-	req->full = full;
-	req->seq = migf->seq;
+	img = mlx5c_zalloc(sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	img->kind = kind;
+	img->full = full;
+	img->seq = migf->seq;
+	req->img = img;
 	ret = mlx5c_cmd_save_prepare(migf->mvdev, req);
-	if (ret)
+	if (ret) {
+		req->img = NULL;
+		mlx5c_image_out_free(img);
 		return ret;
-
-	len = MLX5C_HDR_V2_SIZE +
-	      mlx5c_emu_image_size(migf->mvdev, req->full, req->nr_pages);
-	if (kind == MLX5C_IMAGE_FINAL) {
-		rec = migf->final_buf;
-		rec->len = len;
-		rec->pos = 0;
-	} else {
-		rec = mlx5c_buf_alloc(len);
-		if (!rec) {
-			mlx5c_cmd_save_release(req);
-			return -ENOMEM;
-		}
 	}
-	mlx5c_put_header(rec->data, len - MLX5C_HDR_V2_SIZE,
-			 MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA);
-	rec->initial = initial;
+	img->len = mlx5c_emu_image_size(migf->mvdev, img->full, img->nr_pages);
+	img->initial = initial;
 	if (initial)
-		migf->initial_remaining += len;
-	req->rec = rec;
+		migf->initial_remaining += img->len;
 	migf->in_flight = true;
 	migf->seq++;
 	get_file(migf->filp);
@@ -124,25 +96,23 @@ void mlx5c_save_done(struct mlx5c_save_req *req)
 {
 	struct mlx5c_save_file *migf = req->migf;
 	struct mlx5c_vf *mvdev = migf->mvdev;
-	struct mlx5c_buf *rec = req->rec;
+	struct mlx5c_image_out *img = req->img;
 
 	mutex_lock(&migf->lock);
-	mlx5c_cmd_save_release(req);
 	if (!migf->disabled && !req->status) {
 		/* Announced before a reader can see it, so before it moves. */
-		mlx5c_notify_image(mvdev, true, req->kind, req->seq,
-				   rec->len - MLX5C_HDR_V2_SIZE);
-		list_add_tail(&rec->node, &migf->bufs);
+		mlx5c_notify_image(mvdev, true, img->kind, img->seq, img->len);
+		list_add_tail(&img->node, &migf->images);
 	} else {
-		if (rec->initial)
-			migf->initial_remaining -= rec->len;
-		mlx5c_buf_put(rec);
+		if (img->initial)
+			migf->initial_remaining -= img->len;
+		mlx5c_image_out_free(img);
 		/*
 		 * A failed incremental save loses the pages it took: fall
 		 * back to a full final image, which the target loads on top
 		 * of what it has.  Any other failure ends the stream.
 		 */
-		if (req->status && req->kind == MLX5C_IMAGE_MIDDLE) {
+		if (req->status && img->kind == MLX5C_IMAGE_MIDDLE) {
 			if (!migf->fallback)
 				mlx5c_stat_add(mvdev, MLX5C_STAT_FALLBACKS, 1);
 			migf->fallback = true;
@@ -153,7 +123,7 @@ void mlx5c_save_done(struct mlx5c_save_req *req)
 			mlx5c_notify_error(mvdev, MLX5C_GENL_ERR_SAVE,
 					   req->status);
 	}
-	req->rec = NULL;
+	req->img = NULL;
 	migf->in_flight = false;
 	wake_up_interruptible(&migf->poll_wait);
 	mutex_unlock(&migf->lock);
@@ -165,21 +135,78 @@ static bool mlx5c_save_wait_done(struct mlx5c_save_file *migf)
 	return !READ_ONCE(migf->in_flight) || READ_ONCE(migf->disabled);
 }
 
-/* Copy from the head record; caller holds migf->lock. */
+/* Copy what is left of the opening records; caller holds migf->lock. */
+static ssize_t mlx5c_save_copy_start(struct mlx5c_save_file *migf,
+				     char __user *ubuf, size_t len)
+{
+	size_t n = min(len, sizeof(migf->start) - migf->start_pos);
+
+	if (copy_to_user(ubuf, migf->start + migf->start_pos, n))
+		return -EFAULT;
+	migf->start_pos += n;
+	if (migf->start_initial)
+		migf->initial_remaining -= n;
+	return n;
+}
+
+/*
+ * Cut the next part of the head image into the record buffer and seal it.
+ * A failure breaks the stream in the middle of an image: it is sticky.
+ */
+static int mlx5c_save_cut(struct mlx5c_save_file *migf,
+			  struct mlx5c_image_out *img)
+{
+	struct mlx5c_mig_header_v2 *rec = migf->part;
+	void *payload = (u8 *)migf->part + MLX5C_HDR_V2_SIZE;
+	ssize_t n;
+
+	n = mlx5c_cmd_save_read(migf->mvdev, migf->resets, img, payload);
+	if (n < 0) {
+		migf->error = n;
+		mlx5c_notify_error(migf->mvdev, MLX5C_GENL_ERR_SAVE, n);
+		return n;
+	}
+	mlx5c_put_header(rec, n, MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA);
+	mlx5c_record_seal(rec, payload);
+	migf->part_len = MLX5C_HDR_V2_SIZE + n;
+	migf->part_pos = 0;
+	return 0;
+}
+
+/*
+ * Copy from the head image, cutting its next part when the last one was
+ * read; caller holds migf->lock.
+ */
 static ssize_t mlx5c_save_copy(struct mlx5c_save_file *migf,
-			       struct mlx5c_buf *buf, char __user *ubuf,
+			       struct mlx5c_image_out *img, char __user *ubuf,
 			       size_t len)
 {
-	size_t n = min(len, buf->len - buf->pos);
+	size_t n;
+	int ret;
 
-	if (copy_to_user(ubuf, (u8 *)buf->data + buf->pos, n))
+	if (migf->part_pos == migf->part_len) {
+		ret = mlx5c_save_cut(migf, img);
+		if (ret)
+			return ret;
+	}
+	n = min(len, migf->part_len - migf->part_pos);
+	if (copy_to_user(ubuf, (u8 *)migf->part + migf->part_pos, n))
 		return -EFAULT;
-	buf->pos += n;
-	if (buf->initial)
+	migf->part_pos += n;
+	img->pos += n;
+	if (img->initial)
 		migf->initial_remaining -= n;
-	if (buf->pos == buf->len) {
-		list_del(&buf->node);
-		mlx5c_buf_put(buf);
+	if (img->pos == img->len) {
+		/* The parts add up to the size announced for the image. */
+		WARN_ON_ONCE(img->done != img->nr_pages ||
+			     migf->part_pos != migf->part_len);
+		list_del(&img->node);
+		mlx5c_image_out_free(img);
+	} else if (WARN_ON_ONCE(img->pos > img->len ||
+				(migf->part_pos == migf->part_len &&
+				 img->done == img->nr_pages))) {
+		migf->error = -EIO;
+		return -EIO;
 	}
 	return n;
 }
@@ -188,7 +215,7 @@ static ssize_t mlx5c_save_read(struct file *filp, char __user *ubuf,
 			       size_t len, loff_t *pos)
 {
 	struct mlx5c_save_file *migf = filp->private_data;
-	struct mlx5c_buf *buf;
+	struct mlx5c_image_out *img;
 	ssize_t done = 0, ret = 0, n;
 
 	if (pos)
@@ -212,16 +239,23 @@ static ssize_t mlx5c_save_read(struct file *filp, char __user *ubuf,
 			ret = migf->error;
 			break;
 		}
-		buf = list_first_entry_or_null(&migf->bufs, struct mlx5c_buf,
-					       node);
-		if (buf) {
-			n = mlx5c_save_copy(migf, buf, ubuf + done, len);
-			if (n < 0) {
-				ret = n;
-				break;
-			}
+		img = list_first_entry_or_null(&migf->images,
+					       struct mlx5c_image_out, node);
+		if (migf->start_pos < sizeof(migf->start))
+			n = mlx5c_save_copy_start(migf, ubuf + done, len);
+		else if (img)
+			n = mlx5c_save_copy(migf, img, ubuf + done, len);
+		else
+			n = 0;
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		if (n) {
 			done += n;
 			len -= n;
+			/* Whole device memory in one read: let others run. */
+			cond_resched();
 			continue;
 		}
 		if (done)
@@ -260,7 +294,9 @@ static __poll_t mlx5c_save_poll(struct file *filp,
 	mutex_lock(&migf->lock);
 	if (migf->disabled || migf->error)
 		mask = EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
-	else if (!list_empty(&migf->bufs) || (!migf->in_flight && migf->final))
+	else if (mlx5c_save_pending(migf) > (migf->in_flight ?
+					    migf->req.img->len : 0) ||
+		 (!migf->in_flight && migf->final))
 		mask = EPOLLIN | EPOLLRDNORM;
 	mutex_unlock(&migf->lock);
 	return mask;
@@ -314,7 +350,7 @@ static int mlx5c_precopy_fill(struct mlx5c_save_file *migf,
 		info->flags = VFIO_PRECOPY_INFO_REINIT;
 		info->initial_bytes = migf->initial_remaining;
 	} else {
-		info->dirty_bytes = migf->req.rec->len;
+		info->dirty_bytes = migf->req.img->len;
 	}
 	return 0;
 }
@@ -362,7 +398,7 @@ static int mlx5c_save_release(struct inode *inode, struct file *filp)
 	struct mlx5c_vf *mvdev = migf->mvdev;
 
 	mlx5c_save_file_disable(migf);
-	mlx5c_buf_free(migf->final_buf);
+	mlx5c_free(migf->part);
 	mutex_destroy(&migf->lock);
 	mlx5c_free(migf);
 	mlx5c_data_file_put(mvdev);
@@ -379,22 +415,17 @@ static const struct file_operations mlx5c_save_fops = {
 };
 
 /*
- * Queue the records that open the stream: VERSION (in a version 1 header,
- * which every reader parses) and STOP_COPY_SIZE.
+ * The records that open the stream: VERSION (in a version 1 header, which
+ * every reader parses) and STOP_COPY_SIZE.
  */
-static int mlx5c_save_queue_size(struct mlx5c_save_file *migf, size_t size,
+static void mlx5c_save_put_start(struct mlx5c_save_file *migf, size_t size,
 				 bool initial)
 {
 	struct mlx5c_mig_stop_copy_size *payload;
 	struct mlx5c_mig_header *vhdr;
 	struct mlx5c_mig_version *ver;
-	struct mlx5c_buf *buf;
-	u8 *p;
+	u8 *p = migf->start;
 
-	buf = mlx5c_buf_alloc(MLX5C_STREAM_START_SIZE);
-	if (!buf)
-		return -ENOMEM;
-	p = buf->data;
 	vhdr = (struct mlx5c_mig_header *)p;
 	vhdr->record_size = cpu_to_le64(sizeof(*ver));
 	vhdr->flags = cpu_to_le32(MLX5C_MIG_F_MANDATORY);
@@ -408,11 +439,9 @@ static int mlx5c_save_queue_size(struct mlx5c_save_file *migf, size_t size,
 	payload = (struct mlx5c_mig_stop_copy_size *)(p + MLX5C_HDR_V2_SIZE);
 	payload->size = cpu_to_le64(size);
 	mlx5c_record_seal((struct mlx5c_mig_header_v2 *)p, payload);
-	buf->initial = initial;
+	migf->start_initial = initial;
 	if (initial)
-		migf->initial_remaining += buf->len;
-	list_add_tail(&buf->node, &migf->bufs);
-	return 0;
+		migf->initial_remaining += sizeof(migf->start);
 }
 
 /* Fill a new file: the STOP_COPY_SIZE record and the first image. */
@@ -425,14 +454,13 @@ static int mlx5c_save_file_start(struct mlx5c_save_file *migf, bool precopy)
 	ret = mlx5c_cmd_query_size(mvdev, true, &full);
 	if (ret)
 		return ret;
-	/* Allocated now so that the stop-copy phase allocates nothing. */
-	migf->final_buf = mlx5c_buf_alloc(MLX5C_HDR_V2_SIZE + full);
-	if (!migf->final_buf)
+	/* The one record buffer of the session, reused for every part. */
+	migf->part = mlx5c_alloc(MLX5C_HDR_V2_SIZE +
+				 mlx5c_part_size(PAGE_SIZE, false,
+						 mlx5c_part_pages(PAGE_SIZE)));
+	if (!migf->part)
 		return -ENOMEM;
-	migf->final_buf->prealloc = true;
-	ret = mlx5c_save_queue_size(migf, full, precopy);
-	if (ret)
-		return ret;
+	mlx5c_save_put_start(migf, full, precopy);
 
 	mutex_lock(&migf->lock);
 	if (precopy) {
@@ -460,7 +488,7 @@ struct mlx5c_save_file *mlx5c_save_file_create(struct mlx5c_vf *mvdev,
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&migf->lock);
 	init_waitqueue_head(&migf->poll_wait);
-	INIT_LIST_HEAD(&migf->bufs);
+	INIT_LIST_HEAD(&migf->images);
 	migf->mvdev = mvdev;
 	migf->resets = READ_ONCE(mvdev->resets);
 	migf->req.mvdev = mvdev;
@@ -519,7 +547,7 @@ int mlx5c_save_final(struct mlx5c_save_file *migf)
  */
 void mlx5c_save_file_disable(struct mlx5c_save_file *migf)
 {
-	struct mlx5c_buf *buf, *tmp;
+	struct mlx5c_image_out *img, *tmp;
 
 	mutex_lock(&migf->lock);
 	migf->disabled = true;
@@ -528,20 +556,17 @@ void mlx5c_save_file_disable(struct mlx5c_save_file *migf)
 	if (cancel_delayed_work_sync(&migf->req.work)) {
 		/* It never ran: drop what it held. */
 		mutex_lock(&migf->lock);
-		mlx5c_cmd_save_release(&migf->req);
-		if (migf->req.rec->initial)
-			migf->initial_remaining -= migf->req.rec->len;
-		mlx5c_buf_put(migf->req.rec);
-		migf->req.rec = NULL;
+		mlx5c_image_out_free(migf->req.img);
+		migf->req.img = NULL;
 		migf->in_flight = false;
 		mutex_unlock(&migf->lock);
 		fput(migf->filp);
 	}
 
 	mutex_lock(&migf->lock);
-	list_for_each_entry_safe(buf, tmp, &migf->bufs, node) {
-		list_del(&buf->node);
-		mlx5c_buf_put(buf);
+	list_for_each_entry_safe(img, tmp, &migf->images, node) {
+		list_del(&img->node);
+		mlx5c_image_out_free(img);
 	}
 	migf->initial_remaining = 0;
 	wake_up_interruptible(&migf->poll_wait);

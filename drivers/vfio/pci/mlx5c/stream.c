@@ -5,6 +5,7 @@
 #include <linux/minmax.h>
 #include <linux/uaccess.h>
 
+#include "image.h"
 #include "stream.h"
 
 static int mlx5c_parse_reserve(struct mlx5c_parser *p, size_t size)
@@ -23,7 +24,7 @@ static int mlx5c_parse_reserve(struct mlx5c_parser *p, size_t size)
 /* The header size of the next record: a v1 header until v2 is known. */
 static size_t mlx5c_parse_hdr_size(const struct mlx5c_parser *p)
 {
-	return p->version == MLX5C_STREAM_V2 ? MLX5C_HDR_V2_SIZE :
+	return p->version >= MLX5C_STREAM_V2 ? MLX5C_HDR_V2_SIZE :
 					       MLX5C_HDR_SIZE;
 }
 
@@ -40,7 +41,7 @@ static void mlx5c_parse_hash_header(struct mlx5c_parser *p)
 
 static int mlx5c_parse_verify(struct mlx5c_parser *p)
 {
-	if (p->version != MLX5C_STREAM_V2)
+	if (p->version == MLX5C_STREAM_V1)
 		return 0;
 	return xxh64_digest(&p->hash) == p->rec_checksum ? 0 : -EBADMSG;
 }
@@ -70,13 +71,16 @@ static int mlx5c_parse_header(struct mlx5c_parser *p)
 		}
 		p->version = MLX5C_STREAM_V1;
 	}
-	if (p->version == MLX5C_STREAM_V2)
+	if (p->version >= MLX5C_STREAM_V2)
 		mlx5c_parse_hash_header(p);
 
 	switch (p->rec_tag) {
 	case MLX5C_MIG_TAG_FW_DATA:
-		if (size < sizeof(struct mlx5c_image_header) ||
-		    size > p->max_image)
+		/* Version 3: one part of an image, of bounded size. */
+		if (p->version == MLX5C_STREAM_V3 ?
+		    size < MLX5C_IMAGE_HDR_SIZE + MLX5C_IMAGE_PART_SIZE ||
+		    size > mlx5c_part_max_size() :
+		    size < MLX5C_IMAGE_HDR_SIZE || size > p->max_image)
 			return -EINVAL;
 		p->state = MLX5C_PARSE_PAYLOAD;
 		return mlx5c_parse_reserve(p, size);
@@ -101,14 +105,14 @@ static int mlx5c_parse_header(struct mlx5c_parser *p)
 	}
 }
 
-/* The VERSION record's payload: the only version with one is 2. */
+/* The VERSION record's payload: the versions with one are 2 and 3. */
 static int mlx5c_parse_version(struct mlx5c_parser *p)
 {
 	u32 version = le32_to_cpu(p->ver.version);
 
 	if (p->ver.reserved)
 		return -EINVAL;
-	if (version != MLX5C_STREAM_V2) {
+	if (version != MLX5C_STREAM_V2 && version != MLX5C_STREAM_V3) {
 		p->bad_version = version;
 		p->version_refused = true;
 		return -EPROTONOSUPPORT;
@@ -130,12 +134,21 @@ static int mlx5c_parse_record(struct mlx5c_parser *p)
 		return ret;
 	if (p->rec_tag == MLX5C_MIG_TAG_FW_DATA) {
 		ret = p->load(p->ctx, p->version, p->buf, p->rec_size);
-		if (!ret)
+		if (ret < 0)
+			return ret;
+		/* Version 3: a part that did not end its image. */
+		p->in_image = !ret;
+		if (ret)
 			p->images++;
-		return ret;
+		return 0;
 	}
 	size = le64_to_cpu(p->scs.size);
-	if (!size || size > p->max_image)
+	if (!size)
+		return -EINVAL;
+	/* Version 3 parts are small: nothing to allocate ahead. */
+	if (p->version == MLX5C_STREAM_V3)
+		return 0;
+	if (size > p->max_image)
 		return -EINVAL;
 	return mlx5c_parse_reserve(p, size);
 }
@@ -157,7 +170,7 @@ static ssize_t mlx5c_parse_payload(struct mlx5c_parser *p,
 {
 	u8 *dest = mlx5c_parse_dest(p);
 	size_t n = min_t(u64, len, p->rec_size - p->rec_pos);
-	bool hash = p->version == MLX5C_STREAM_V2;
+	bool hash = p->version != MLX5C_STREAM_V1;
 
 	if (dest) {
 		dest += p->rec_pos;
@@ -221,7 +234,8 @@ ssize_t mlx5c_parse(struct mlx5c_parser *p, const char __user *ubuf,
 
 bool mlx5c_parse_complete(const struct mlx5c_parser *p)
 {
-	return p->state == MLX5C_PARSE_HEADER && !p->hdr_len && p->images;
+	return p->state == MLX5C_PARSE_HEADER && !p->hdr_len && p->images &&
+	       !p->in_image;
 }
 
 void mlx5c_parse_free(struct mlx5c_parser *p)

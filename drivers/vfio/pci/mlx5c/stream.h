@@ -4,7 +4,7 @@
  *
  * It knows records, not devices or files: it reads the stream's version
  * from its first record, collects each header and payload across any split
- * of writes, checks sizes before allocating, verifies each version 2
+ * of writes, checks sizes before allocating, verifies each version 2 or 3
  * record's checksum before acting on it, skips unknown OPTIONAL records,
  * refuses unknown MANDATORY ones, and hands every complete image to a load
  * callback.  It depends only on the few
@@ -55,8 +55,13 @@ struct mlx5c_parser {
 	void *buf;			/* image being received */
 	size_t buf_size;
 	u64 images;			/* images loaded */
-	size_t max_image;		/* no record may be larger */
-	/* Apply one complete image; 0 or a negative errno. */
+	bool in_image;			/* version 3: an image is incomplete */
+	size_t max_image;		/* versions 1, 2: no record is larger */
+	/*
+	 * Apply one complete image (versions 1, 2) or one part of an image
+	 * (version 3): 1 when that completed an image, 0 when the image goes
+	 * on in the next record, or a negative errno.
+	 */
 	int (*load)(void *ctx, u32 version, const void *image, size_t len);
 	void *ctx;
 };

@@ -24,6 +24,8 @@ typedef uint64_t u64;
 #define le32_to_cpu(x) le32toh(x)
 #define le64_to_cpu(x) le64toh(x)
 #define cpu_to_le64(x) htole64(x)
+#define cpu_to_le32(x) htole32(x)
+#define cpu_to_le16(x) htole16(x)
 #define min(a, b) ((a) < (b) ? (a) : (b))
 #define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
 #define round_up(x, y) (((x) + (y) - 1) / (y) * (y))

@@ -18,10 +18,36 @@
 #define HDR_SIZE sizeof(struct mlx5c_mig_header)		/* v1, VERSION */
 #define REC_HDR_SIZE sizeof(struct mlx5c_mig_header_v2)	/* v2 records */
 #define IMG_HDR_SIZE sizeof(struct mlx5c_image_header)
+#define PART_HDR_SIZE sizeof(struct mlx5c_image_part)
+/* A version 3 part's headers: record, image, part. */
+#define PART_OVERHEAD (REC_HDR_SIZE + IMG_HDR_SIZE + PART_HDR_SIZE)
+/* What the driver puts in a part (Documentation/mlx5c-stream.rst). */
+#define PART_DATA (256 << 10)
 /* A saved (v2) stream starts with VERSION, then STOP_COPY_SIZE. */
 #define VER_REC_SIZE (HDR_SIZE + sizeof(struct mlx5c_mig_version))
 #define START_SIZE (VER_REC_SIZE + REC_HDR_SIZE + \
 		    sizeof(struct mlx5c_mig_stop_copy_size))
+
+/*
+ * The stream bytes of a version 3 image of @nr pages of 4 KiB (full: the
+ * whole @mem), as the driver cuts it: parts of PART_DATA bytes of pages,
+ * an incremental part's index padded to 8 bytes; one empty part when
+ * there are no pages.
+ */
+static inline size_t image_bytes(int full, size_t nr, size_t mem)
+{
+	size_t per = PART_DATA / 4096, n, bytes = 0;
+
+	if (full)
+		nr = mem / 4096;
+	do {
+		n = nr < per ? nr : per;
+		bytes += PART_OVERHEAD + n * 4096 +
+			 (full ? 0 : (n * 4 + 7) / 8 * 8);
+		nr -= n;
+	} while (nr);
+	return bytes;
+}
 
 struct stream {
 	uint8_t *data;
@@ -92,20 +118,33 @@ static inline struct mlx5c_mig_header *stream_rec(struct stream *s, size_t off)
 	       (void *)(s->data + off) : NULL;
 }
 
-/* Count FW_DATA records; the last image header in *last (may be NULL). */
+/*
+ * Is the FW_DATA payload at @img the start of an image?  In version 3 an
+ * image comes in parts, one record each, and only its first part starts
+ * it; before, every FW_DATA record is a whole image.
+ */
+static inline int image_starts(const struct mlx5c_image_header *img)
+{
+	const struct mlx5c_image_part *part = (const void *)(img + 1);
+
+	return img->version != MLX5C_IMAGE_VERSION_3 || part->first == 0;
+}
+
+/* Count images; the last image's header in *last (may be NULL). */
 static inline int stream_images(struct stream *s,
 				struct mlx5c_image_header **last)
 {
+	struct mlx5c_image_header *img;
 	struct mlx5c_mig_header *h;
 	size_t off = 0;
 	int n = 0;
 
 	while ((h = stream_rec(s, off))) {
-		if (h->tag == MLX5C_MIG_TAG_FW_DATA) {
+		img = (void *)(s->data + off + stream_hdr_size(s, off));
+		if (h->tag == MLX5C_MIG_TAG_FW_DATA && image_starts(img)) {
 			n++;
 			if (last)
-				*last = (void *)(s->data + off +
-						 stream_hdr_size(s, off));
+				*last = img;
 		}
 		off += stream_hdr_size(s, off) + h->record_size;
 	}

@@ -209,7 +209,7 @@ TEST_F(mig, round_trip_byte_exact)
 	ASSERT_NE(NULL, h);
 	ASSERT_EQ(MLX5C_MIG_TAG_VERSION, h->tag);
 	ASSERT_EQ(MLX5C_MIG_F_MANDATORY, h->flags);
-	ASSERT_EQ(MLX5C_STREAM_V2,
+	ASSERT_EQ(MLX5C_STREAM_V3,
 		  ((struct mlx5c_mig_version *)(h + 1))->version);
 	h = stream_rec(&s, VER_REC_SIZE);
 	ASSERT_NE(NULL, h);
@@ -289,7 +289,8 @@ TEST_F(mig, write_splits)
 }
 
 enum bad { BAD_TAG, BAD_FLAGS, BAD_HUGE, BAD_SCS_SIZE, BAD_MAGIC,
-	   BAD_CHECKSUM, BAD_MEMSIZE, BAD_TRUNCATED, BAD_EMPTY, BAD_NR };
+	   BAD_CHECKSUM, BAD_LATE_CHECKSUM, BAD_MEMSIZE, BAD_TRUNCATED,
+	   BAD_EMPTY, BAD_NR };
 
 static const struct {
 	const char *name;
@@ -300,7 +301,8 @@ static const struct {
 	[BAD_HUGE] = { "record larger than any image", -EINVAL },
 	[BAD_SCS_SIZE] = { "STOP_COPY_SIZE of 4 bytes", -EINVAL },
 	[BAD_MAGIC] = { "image magic (record resealed)", -EINVAL },
-	[BAD_CHECKSUM] = { "record checksum", -EBADMSG },
+	[BAD_CHECKSUM] = { "record checksum of the first part", -EBADMSG },
+	[BAD_LATE_CHECKSUM] = { "record checksum of the last part", -EBADMSG },
 	[BAD_MEMSIZE] = { "image for another memory size (resealed)", -EINVAL },
 	[BAD_TRUNCATED] = { "stream cut inside the image", 0 },
 	[BAD_EMPTY] = { "no image at all", 0 },
@@ -332,6 +334,9 @@ static size_t damage(uint8_t *buf, size_t len, enum bad kind)
 		rec_seal(fw);
 		break;
 	case BAD_CHECKSUM:
+		buf[img_off + PART_OVERHEAD + 100] ^= 0x40;
+		break;
+	case BAD_LATE_CHECKSUM:
 		buf[len - 100] ^= 0x40;
 		break;
 	case BAD_MEMSIZE:
@@ -379,8 +384,16 @@ TEST_F(mig, malformed_streams)
 		ASSERT_EQ(-EINVAL, mig_set_state(&self->p.dst, ST(STOP), NULL));
 		ASSERT_EQ(0, mig_get_state(&self->p.dst, &got));
 		ASSERT_EQ(ST(RESUMING), got);
-		/* Nothing was loaded: rejected before touching memory. */
-		if (k != BAD_TRUNCATED && k != BAD_EMPTY) {
+		/*
+		 * A bad first record: nothing was loaded, it was refused
+		 * before it touched memory.  The parts before a bad or
+		 * missing one were applied (the load streams), which is why
+		 * the device must stay in RESUMING.
+		 */
+		if (k == BAD_TRUNCATED || k == BAD_LATE_CHECKSUM) {
+			ASSERT_EQ(0, memcmp(self->p.dst.bar2, self->pattern,
+					    PART_DATA));
+		} else if (k != BAD_EMPTY) {
 			ASSERT_EQ(0x5a5a5a5a, *(uint32_t *)self->p.dst.bar2);
 		}
 		close(fd);
@@ -479,7 +492,7 @@ TEST_F(mig, poll_and_nonblock)
 	ASSERT_TRUE(pfd.revents & POLLIN);
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, 0));
 	ASSERT_EQ(0, stream_read(&s, fd));
-	ASSERT_EQ(IMG_HDR_SIZE + REC_HDR_SIZE + self->p.src.bar2_size, s.len);
+	ASSERT_EQ(image_bytes(1, 0, self->p.src.bar2_size), s.len);
 	/* The end is permanent and readable. */
 	ASSERT_EQ(0, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(0, read(fd, buf, sizeof(buf)));

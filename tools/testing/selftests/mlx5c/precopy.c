@@ -144,8 +144,7 @@ TEST_F(pre, accounting)
 	dirty_pages(self->p.src.bar2, 100, 10, 1);
 	ASSERT_EQ(0, precopy_info(fd, &info));
 	ASSERT_EQ(0, info.initial_bytes);
-	ASSERT_EQ(REC_HDR_SIZE + IMG_HDR_SIZE + 10 * 4 + 10 * PAGE,
-		  info.dirty_bytes);
+	ASSERT_EQ(PART_OVERHEAD + 10 * 4 + 10 * PAGE, info.dirty_bytes);
 	ASSERT_EQ(info.dirty_bytes, stream_drain(&s, fd));
 	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
 	ASSERT_EQ(ENOMSG, errno);
@@ -186,7 +185,7 @@ TEST_F(pre, data_size_in_precopy)
 	ASSERT_LT(0, stream_drain(&s, fd));
 	dirty_pages(self->p.src.bar2, 200, 10, 4);
 	ASSERT_EQ(0, mig_data_size(&self->p.src, &size));
-	ASSERT_EQ(REC_HDR_SIZE + IMG_HDR_SIZE + 10 * 4 + 10 * PAGE, size);
+	ASSERT_EQ(PART_OVERHEAD + 10 * 4 + 10 * PAGE, size);
 	close(fd);
 	stream_free(&s);
 }
@@ -437,7 +436,7 @@ TEST_F(pre, page_index_past_the_end_refused)
 	img = (void *)(s.data + mid + REC_HDR_SIZE);
 	ASSERT_EQ(0, img->flags & MLX5C_IMAGE_F_FULL);
 	ASSERT_EQ(2, img->nr_pages);
-	index = (void *)((uint8_t *)img + IMG_HDR_SIZE);
+	index = (void *)((uint8_t *)img + IMG_HDR_SIZE + PART_HDR_SIZE);
 	ASSERT_EQ(101, index[1]);
 
 	for (int k = 0; k < 3; k++) {

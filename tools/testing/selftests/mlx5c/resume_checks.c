@@ -395,8 +395,9 @@ TEST_F(rc, valid_full_and_deltas)
 }
 
 /*
- * Stream format v2 (Documentation/mlx5c-stream.rst): a real stream from
- * the source, decoded and re-encoded by the tests below.
+ * Stream formats (Documentation/mlx5c-stream.rst): a real (version 3)
+ * stream from the source, decoded and re-encoded by the tests below,
+ * also as the versions earlier drivers wrote.
  */
 
 /* A growing buffer to encode streams into. */
@@ -474,7 +475,127 @@ static void save_real(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, mig_set_state(src, ST(STOP), NULL));
 	ASSERT_EQ(0, mig_set_state(src, ST(RUNNING), NULL));
 	ASSERT_TRUE(stream_is_v2(s->data, s->len));
+	ASSERT_EQ(MLX5C_STREAM_V3,
+		  ((struct mlx5c_mig_version *)(s->data + HDR_SIZE))->version);
 	ASSERT_EQ(3, stream_images(s, NULL));
+}
+
+/*
+ * Emit one image as version 3 parts of at most PART_DATA page bytes:
+ * @hdr (version 3, nr_pages of the whole image), then for each part its
+ * place, its indexes (incremental) and its pages, from @body laid out as
+ * a whole image's.
+ */
+static void enc_parts(struct enc *e, const struct mlx5c_image_header *hdr,
+		      const uint8_t *body)
+{
+	uint64_t nr = hdr->nr_pages, ps = hdr->page_size, first = 0, n;
+	uint64_t per = ps >= PART_DATA ? 1 : PART_DATA / ps;
+	bool full = hdr->flags & MLX5C_IMAGE_F_FULL;
+	const uint8_t *data = full ? body : body + index_len(nr);
+	struct mlx5c_image_part part = { 0 };
+	size_t rec, ilen;
+	uint8_t *p;
+
+	do {
+		n = nr - first < per ? nr - first : per;
+		ilen = full ? 0 : index_len(n);
+		rec = enc_rec(e, MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA,
+			      NULL, IMG_HDR_SIZE + PART_HDR_SIZE + ilen + n * ps);
+		p = e->buf + rec + REC_HDR_SIZE;
+		memcpy(p, hdr, IMG_HDR_SIZE);
+		((struct mlx5c_image_header *)p)->version =
+			MLX5C_IMAGE_VERSION_3;
+		part.first = first;
+		part.nr_pages = n;
+		memcpy(p + IMG_HDR_SIZE, &part, sizeof(part));
+		p += IMG_HDR_SIZE + PART_HDR_SIZE;
+		if (!full)
+			memcpy(p, body + first * 4, n * 4);
+		memcpy(p + ilen, data + first * ps, n * ps);
+		rec_seal(e->buf + rec);
+		first += n;
+	} while (first < nr);
+}
+
+/*
+ * The version 3 stream @s as version 2 (what earlier drivers wrote): each
+ * image's parts joined into one FW_DATA record, STOP_COPY_SIZE the size
+ * of a full image.
+ */
+static void wholes(struct __test_metadata *_metadata, FIXTURE_DATA(rc) *self,
+		   struct stream *s, struct enc *e)
+{
+	struct mlx5c_mig_stop_copy_size scs = { IMG_HDR_SIZE + self->mem };
+	struct mlx5c_image_header *in, cur = { 0 };
+	struct mlx5c_image_part *part;
+	struct mlx5c_mig_header *h;
+	size_t off = VER_REC_SIZE, rec = 0;
+	uint8_t *out = NULL, *p;
+	uint64_t ilen = 0, ps;
+	bool full;
+
+	enc_version(e, MLX5C_STREAM_V2);
+	enc_rec(e, MLX5C_MIG_F_OPTIONAL, MLX5C_MIG_TAG_STOP_COPY_SIZE, &scs,
+		sizeof(scs));
+	while ((h = stream_rec(s, off))) {
+		in = (void *)(s->data + off + REC_HDR_SIZE);
+		part = (void *)(in + 1);
+		p = (uint8_t *)(part + 1);
+		off += REC_HDR_SIZE + h->record_size;
+		if (h->tag != MLX5C_MIG_TAG_FW_DATA)
+			continue;
+		ASSERT_EQ(MLX5C_IMAGE_VERSION_3, in->version);
+		full = in->flags & MLX5C_IMAGE_F_FULL;
+		ps = in->page_size;
+		if (!part->first) {
+			cur = *in;
+			cur.version = MLX5C_IMAGE_VERSION_2;
+			ilen = full ? 0 : index_len(cur.nr_pages);
+			rec = enc_rec(e, MLX5C_MIG_F_MANDATORY,
+				      MLX5C_MIG_TAG_FW_DATA, NULL,
+				      IMG_HDR_SIZE + ilen + cur.nr_pages * ps);
+		}
+		out = e->buf + rec + REC_HDR_SIZE;
+		memcpy(out, &cur, sizeof(cur));
+		out += IMG_HDR_SIZE;
+		if (!full)
+			memcpy(out + part->first * 4, p, part->nr_pages * 4);
+		memcpy(out + ilen + part->first * ps,
+		       p + (full ? 0 : index_len(part->nr_pages)),
+		       part->nr_pages * ps);
+		if (part->first + part->nr_pages == cur.nr_pages)
+			rec_seal(e->buf + rec);
+	}
+}
+
+/* The source's stream, as a version 2 stream (see wholes()). */
+static void save_real_v2(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(rc) *self, struct stream *s)
+{
+	struct stream v3 = { 0 };
+	struct enc e = { 0 };
+
+	save_real(_metadata, self, &v3);
+	wholes(_metadata, self, &v3, &e);
+	stream_free(&v3);
+	s->data = e.buf;
+	s->len = e.len;
+	s->cap = e.cap;
+	ASSERT_EQ(3, stream_images(s, NULL));
+}
+
+/* An earlier driver's (version 2) stream loads byte-exact. */
+TEST_F(rc, v2_stream_loads_byte_exact)
+{
+	struct stream s = { 0 };
+
+	save_real_v2(_metadata, self, &s);
+	memset(self->d->bar2, 0x5a, self->mem);
+	ASSERT_EQ(0, session(_metadata, self->d,
+			     &(struct img){ .buf = s.data, .len = s.len }, 1));
+	ASSERT_EQ(0, memcmp(self->d->bar2, self->p.src.bar2, self->mem));
+	stream_free(&s);
 }
 
 /* Offset of the first FW_DATA record after offset @after (0: none). */
@@ -511,7 +632,7 @@ TEST_F(rc, v1_stream_loads_byte_exact)
 	struct enc e = { 0 };
 	size_t off = VER_REC_SIZE;
 
-	save_real(_metadata, self, &s);
+	save_real_v2(_metadata, self, &s);
 	while ((h = stream_rec(&s, off))) {
 		struct mlx5c_mig_header v1 = {
 			.record_size = h->record_size, .flags = h->flags,
@@ -575,7 +696,7 @@ TEST_F(rc, unknown_version_refused)
 	struct stream s = { 0 };
 
 	save_real(_metadata, self, &s);
-	refuse_version(_metadata, self, &s, 3);
+	refuse_version(_metadata, self, &s, 4);
 	refuse_version(_metadata, self, &s, 1);
 	refuse_version(_metadata, self, &s, 0xffffffff);
 	stream_free(&s);
@@ -591,7 +712,7 @@ TEST_F(rc, flipped_byte_in_first_records)
 	fw = find_fw(&s, 0);
 	ASSERT_EQ(START_SIZE, fw);
 	at[0] = VER_REC_SIZE + REC_HDR_SIZE + 3;	/* STOP_COPY_SIZE */
-	at[1] = fw + REC_HDR_SIZE + IMG_HDR_SIZE + self->mem / 2;
+	at[1] = fw + PART_OVERHEAD + PART_DATA / 2;	/* first part */
 	at[2] = fw + REC_HDR_SIZE + 8;			/* image header */
 	for (int k = 0; k < 3; k++) {
 		TH_LOG("byte %zu", at[k]);
@@ -610,15 +731,17 @@ TEST_F(rc, flipped_byte_in_first_records)
 }
 
 /*
- * A later record with a bad checksum: the images before it are applied,
- * nothing of it or after it is, and the session cannot end.
+ * A later record with a bad checksum: the records before it are applied,
+ * nothing of it or after it is, and the session cannot end.  Here in a
+ * version 2 stream, whose records are whole images (migration.c has a
+ * version 3 one).
  */
 TEST_F(rc, flipped_byte_in_later_record)
 {
 	struct stream s = { 0 };
 	size_t fw0, fw1;
 
-	save_real(_metadata, self, &s);
+	save_real_v2(_metadata, self, &s);
 	fw0 = find_fw(&s, 0);
 	fw1 = find_fw(&s, fw0);
 	ASSERT_LT(fw0, fw1);
@@ -638,8 +761,10 @@ TEST_F(rc, flipped_byte_in_later_record)
  * those ranges, taken from the shadow.
  */
 static void repage(struct __test_metadata *_metadata, FIXTURE_DATA(rc) *self,
-		   struct stream *s, uint32_t ps, struct enc *e)
+		   struct stream *s, uint32_t ps, uint32_t version,
+		   struct enc *e)
 {
+	struct enc tmp = { 0 };
 	const size_t gran = MLX5C_IMAGE_MIN_PAGE;
 	uint64_t mem = self->mem, nr = mem / ps;
 	uint8_t *shadow = malloc(mem), *touched = calloc(mem / gran, 1);
@@ -650,7 +775,7 @@ static void repage(struct __test_metadata *_metadata, FIXTURE_DATA(rc) *self,
 
 	ASSERT_NE(NULL, shadow);
 	ASSERT_NE(NULL, touched);
-	enc_version(e, MLX5C_STREAM_V2);
+	enc_version(e, version);
 	enc_rec(e, MLX5C_MIG_F_OPTIONAL, MLX5C_MIG_TAG_STOP_COPY_SIZE, &scs,
 		sizeof(scs));
 	while ((h = stream_rec(s, off))) {
@@ -684,9 +809,12 @@ static void repage(struct __test_metadata *_metadata, FIXTURE_DATA(rc) *self,
 		ilen = in->flags & MLX5C_IMAGE_F_FULL ?
 		       IMG_HDR_SIZE + mem :
 		       IMG_HDR_SIZE + index_len(n) + n * ps;
-		rec = enc_rec(e, MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA,
+		tmp.len = 0;
+		rec = enc_rec(version == MLX5C_STREAM_V3 ? &tmp : e,
+			      MLX5C_MIG_F_MANDATORY, MLX5C_MIG_TAG_FW_DATA,
 			      NULL, ilen);
-		out = (void *)(e->buf + rec + REC_HDR_SIZE);
+		out = (void *)((version == MLX5C_STREAM_V3 ? tmp.buf : e->buf) +
+			       rec + REC_HDR_SIZE);
 		*out = *in;
 		out->page_size = ps;
 		ob = (uint8_t *)(out + 1);
@@ -710,22 +838,26 @@ static void repage(struct __test_metadata *_metadata, FIXTURE_DATA(rc) *self,
 				i++;
 			}
 		}
-		rec_seal(e->buf + rec);
+		if (version == MLX5C_STREAM_V3)
+			enc_parts(e, out, (uint8_t *)(out + 1));
+		else
+			rec_seal(e->buf + rec);
 	}
 	/* The delta was re-encoded, not just the full image. */
 	ASSERT_EQ(1, deltas);
+	free(tmp.buf);
 	free(shadow);
 	free(touched);
 }
 
 static void load_repaged(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(rc) *self, uint32_t ps)
+			 FIXTURE_DATA(rc) *self, uint32_t ps, uint32_t version)
 {
 	struct stream s = { 0 };
 	struct enc e = { 0 };
 
-	save_real(_metadata, self, &s);
-	repage(_metadata, self, &s, ps, &e);
+	save_real_v2(_metadata, self, &s);
+	repage(_metadata, self, &s, ps, version, &e);
 	memset(self->d->bar2, 0x5a, self->mem);
 	ASSERT_EQ(0, load_buf(_metadata, self->d, e.buf, e.len));
 	ASSERT_EQ(0, memcmp(self->d->bar2, self->p.src.bar2, self->mem));
@@ -734,15 +866,26 @@ static void load_repaged(struct __test_metadata *_metadata,
 }
 
 /* A 64 KiB host's stream loads on this (4 KiB) host, byte-exact. */
-TEST_F(rc, v2_page_size_64k_loads)
+TEST_F(rc, v3_page_size_64k_loads)
 {
-	load_repaged(_metadata, self, 64 << 10);
+	load_repaged(_metadata, self, 64 << 10, MLX5C_STREAM_V3);
 }
 
 /* And a stream with pages smaller than ours. */
+TEST_F(rc, v3_page_size_1k_loads)
+{
+	load_repaged(_metadata, self, 1 << 10, MLX5C_STREAM_V3);
+}
+
+/* The same from an earlier driver's (version 2) stream. */
+TEST_F(rc, v2_page_size_64k_loads)
+{
+	load_repaged(_metadata, self, 64 << 10, MLX5C_STREAM_V2);
+}
+
 TEST_F(rc, v2_page_size_1k_loads)
 {
-	load_repaged(_metadata, self, 1 << 10);
+	load_repaged(_metadata, self, 1 << 10, MLX5C_STREAM_V2);
 }
 
 /* Page sizes the target refuses: not a power of two, or too small. */
@@ -753,8 +896,8 @@ TEST_F(rc, v2_page_size_invalid)
 	struct enc e = { 0 };
 	size_t fw;
 
-	save_real(_metadata, self, &s);
-	repage(_metadata, self, &s, 64 << 10, &e);
+	save_real_v2(_metadata, self, &s);
+	repage(_metadata, self, &s, 64 << 10, MLX5C_STREAM_V2, &e);
 	fw = START_SIZE;
 	for (int k = 0; k < 3; k++) {
 		struct mlx5c_image_header *img = (void *)(e.buf + fw +
