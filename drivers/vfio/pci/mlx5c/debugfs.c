@@ -2,7 +2,6 @@
 /*
  * debugfs knobs, one directory per bound function:
  *
- *   /sys/kernel/debug/mlx5c/live_allocs       driver allocations alive now
  *   /sys/kernel/debug/mlx5c/BDF/latency_ms    save completion latency
  *   /sys/kernel/debug/mlx5c/BDF/dirty_pages   pages dirty since last image
  *   /sys/kernel/debug/mlx5c/BDF/dma_log_starts   DMA logging starts and
@@ -25,8 +24,6 @@ static struct dentry *mlx5c_debugfs_root;
 void mlx5c_debugfs_init(void)
 {
 	mlx5c_debugfs_root = debugfs_create_dir("mlx5c", NULL);
-	debugfs_create_atomic_t("live_allocs", 0400, mlx5c_debugfs_root,
-				&mlx5c_live_allocs);
 }
 
 void mlx5c_debugfs_exit(void)

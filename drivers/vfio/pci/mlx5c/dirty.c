@@ -93,6 +93,8 @@ void mlx5c_emu_take_dirty(struct mlx5c_vf *mvdev, unsigned long *pages)
 				break;
 			w &= ~GENMASK(end - 1, start);
 		}
+		/* 1 GiB is 4096 words of 4 KiB pages: let others run. */
+		cond_resched();
 	}
 }
 

@@ -23,8 +23,6 @@ module_param_named(precopy, mlx5c_precopy, bool, 0644);
 MODULE_PARM_DESC(precopy,
 		 "Offer PRE_COPY to the next opener of a function (Y); N leaves STOP_COPY and P2P");
 
-atomic_t mlx5c_live_allocs = ATOMIC_INIT(0);
-
 /* The migration flags a function offers from its next open on. */
 static u64 mlx5c_migration_flags(void)
 {
@@ -35,31 +33,24 @@ static u64 mlx5c_migration_flags(void)
 	return flags;
 }
 
-/* Allocations the driver makes on behalf of a migration are counted. */
+/*
+ * Allocations the driver makes on behalf of a migration, charged to the
+ * caller's memory cgroup (how the benchmark measures a session's kernel
+ * memory).  stream.c calls these so that it also builds in userspace.
+ */
 void *mlx5c_alloc(size_t size)
 {
-	void *p = kvmalloc(size, GFP_KERNEL_ACCOUNT);
-
-	if (p)
-		atomic_inc(&mlx5c_live_allocs);
-	return p;
+	return kvmalloc(size, GFP_KERNEL_ACCOUNT);
 }
 
 void *mlx5c_zalloc(size_t size)
 {
-	void *p = kvzalloc(size, GFP_KERNEL_ACCOUNT);
-
-	if (p)
-		atomic_inc(&mlx5c_live_allocs);
-	return p;
+	return kvzalloc(size, GFP_KERNEL_ACCOUNT);
 }
 
 void mlx5c_free(void *p)
 {
-	if (p) {
-		atomic_dec(&mlx5c_live_allocs);
-		kvfree(p);
-	}
+	kvfree(p);
 }
 
 /*

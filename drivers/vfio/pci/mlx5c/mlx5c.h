@@ -312,6 +312,5 @@ void mlx5c_notify_state_error(struct mlx5c_vf *mvdev, int err, u32 state,
 			      u32 target);
 
 extern unsigned int mlx5c_default_latency_ms;
-extern atomic_t mlx5c_live_allocs;
 
 #endif /* MLX5C_H */

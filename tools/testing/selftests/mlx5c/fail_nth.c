@@ -6,9 +6,10 @@
  * test's own syscalls make, for N = 1, 2, ... until one whole pass makes
  * no allocation fail.  After each pass the source is RUNNING with its
  * memory intact, a destination whose load failed refuses to leave
- * RESUMING (it never runs half-loaded), and the driver's live allocations
- * are back where they were.  Skips, with the reason, on a kernel without
- * fault injection (Debian's): make check-debug runs it.
+ * RESUMING (it never runs half-loaded).  Leaks on these error paths are
+ * kmemleak's to find: the debug kernel's suite scans after the tests
+ * (kmemleak.no_leaks).  Skips, with the reason, on a kernel without fault
+ * injection (Debian's): make check-debug runs it.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -166,10 +167,8 @@ static int back_to_running(struct vdev *d)
 /* RUNNING -> STOP_COPY with the Nth allocation failing, and the read. */
 TEST_F_TIMEOUT(fnth, save_path, 3600)
 {
-	long long base = settle_allocs(live_allocs());
 	int n, failures = 0;
 
-	ASSERT_LE(0, base);
 	for (n = 1; n < MAX_NTH; n++) {
 		ssize_t len = -1;
 		bool hit;
@@ -192,9 +191,6 @@ TEST_F_TIMEOUT(fnth, save_path, 3600)
 				    self->p.src.bar2_size)) {
 			TH_LOG("fail-nth %d: source memory changed", n);
 		}
-		ASSERT_EQ(base, settle_allocs(base)) {
-			TH_LOG("fail-nth %d: driver allocations leaked", n);
-		}
 		if (!hit) {
 			/* Nothing failed: the save must have been whole. */
 			ASSERT_EQ(0, ret);
@@ -212,7 +208,6 @@ TEST_F_TIMEOUT(fnth, save_path, 3600)
 /* RUNNING -> RESUMING and the whole stream's write, Nth allocation failing. */
 TEST_F_TIMEOUT(fnth, resuming_write, 3600)
 {
-	long long base;
 	ssize_t len;
 	uint32_t got;
 	int n, fd, failures = 0;
@@ -222,8 +217,6 @@ TEST_F_TIMEOUT(fnth, resuming_write, 3600)
 	close(fd);
 	ASSERT_LT(0, len);
 	ASSERT_EQ(0, mig_set_state(&self->p.src, ST(RUNNING), NULL));
-	base = settle_allocs(live_allocs());
-	ASSERT_LE(0, base);
 
 	for (n = 1; n < MAX_NTH; n++) {
 		bool hit;
@@ -257,9 +250,6 @@ TEST_F_TIMEOUT(fnth, resuming_write, 3600)
 					    self->p.dst.bar2_size)) {
 				TH_LOG("fail-nth %d: loaded but not byte-exact", n);
 			}
-		}
-		ASSERT_EQ(base, settle_allocs(base)) {
-			TH_LOG("fail-nth %d: driver allocations leaked", n);
 		}
 		if (!hit)
 			break;

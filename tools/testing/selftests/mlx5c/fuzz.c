@@ -3,8 +3,8 @@
  * Fuzz the resuming parser of mlx5c-vfio-pci from userspace: random
  * record streams and mutated prefixes of a real stream, written in random
  * splits.  Every write must succeed or fail with a documented errno, the
- * device must never leave RESUMING on a bad stream, and the driver's live
- * allocations must be the same before and after.
+ * device must never leave RESUMING on a bad stream.  Leaks are kmemleak's
+ * to find (make check-debug scans after the suite).
  *
  * MLX5C_FUZZ_CASES sets the number of streams (default 10000).  Each
  * stream ends with VFIO_DEVICE_RESET (a secondary bus reset here, about
@@ -117,7 +117,6 @@ TEST_F_TIMEOUT(fuzz, parser, 3600)
 	const char *env = getenv("MLX5C_FUZZ_CASES"), *why;
 	long cases = env ? atol(env) : 10000, errors = 0;
 	struct vdev d;
-	long long before, after;
 	uint8_t *buf;
 	uint32_t got;
 	int fd;
@@ -135,8 +134,6 @@ TEST_F_TIMEOUT(fuzz, parser, 3600)
 	close(fd);
 	ASSERT_EQ(0, mig_set_state(&d, ST(RUNNING), NULL));
 
-	before = live_allocs();
-	ASSERT_LE(0, before);
 	for (long c = 0; c < cases; c++) {
 		size_t len = c % 2 ? random_stream(buf, 128 << 10, d.bar2_size) :
 				     mutated_stream(buf, &good);
@@ -169,10 +166,7 @@ TEST_F_TIMEOUT(fuzz, parser, 3600)
 	}
 	/* A state query applies the last reset: the last session ends. */
 	ASSERT_EQ(0, mig_get_state(&d, &got));
-	after = settle_allocs(before);
-	TH_LOG("%ld streams, %ld rejected by a write, live allocations %lld -> %lld",
-	       cases, errors, before, after);
-	ASSERT_EQ(before, after);
+	TH_LOG("%ld streams, %ld rejected by a write", cases, errors);
 	/*
 	 * Random streams are rejected by a write; mutated ones often go
 	 * through: both must have happened, or the fuzzer tested nothing.

@@ -527,26 +527,6 @@ long long knob_read(const char *bdf, const char *knob)
 	return strtoll(val, NULL, 0);
 }
 
-long long live_allocs(void)
-{
-	char val[32];
-	int ret;
-
-	ret = sysfs_read("/sys/kernel/debug/mlx5c/live_allocs", val, sizeof(val));
-	return ret ? ret : atoll(val);
-}
-
-long long settle_allocs(long long want)
-{
-	long long n = live_allocs();
-
-	for (int i = 0; i < 100 && n != want; i++) {
-		usleep(100000);
-		n = live_allocs();
-	}
-	return n;
-}
-
 void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
 {
 	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;

@@ -80,13 +80,6 @@ int precopy_info(int data_fd, struct vfio_precopy_info *info);
 int knob_write(const char *bdf, const char *knob, const char *val);
 long long knob_read(const char *bdf, const char *knob);
 
-/* The driver's live allocations (debugfs), or -errno. */
-long long live_allocs(void);
-/*
- * live_allocs() once it equals @want, waiting up to 10 s: data files are
- * released asynchronously (the last fput may be a kernel thread's).
- */
-long long settle_allocs(long long want);
 
 void fill_pattern(uint8_t *p, size_t len, uint64_t seed);
 ssize_t read_all(int fd, void *buf, size_t len);

@@ -3,9 +3,9 @@
  * Races: threads that change the migration state, read the saving fd,
  * write the resuming fd, query precopy info, reset the device, close data
  * fds, and now and then close the device and unbind and rebind it, all at
- * once for a bounded time.  Nothing may hang (the harness times out), warn
- * (the VM run scans the kernel log) or leak (the driver's live
- * allocations are back to their count before).
+ * once for a bounded time.  Nothing may hang (the harness times out) or
+ * warn (the VM run scans the kernel log); leaks are kmemleak's to find
+ * (make check-debug scans after the suite).
  *
  * MLX5C_RACE_SECONDS sets the duration (default 10).
  */
@@ -177,14 +177,11 @@ TEST(everything_at_once)
 	struct race r = { .data_fd = -1 };
 	pthread_rwlockattr_t attr;
 	pthread_t threads[6];
-	long long before;
 	uint32_t got;
 
 	if (mlx5c_functions(bdf, 1, &why) < 0)
 		SKIP(return, "%s", why);
 	memcpy(r.bdf, bdf[0], BDF_LEN);
-	before = live_allocs();
-	ASSERT_LE(0, before);
 	ASSERT_EQ(0, vdev_open(&r.d, r.bdf));
 	ASSERT_EQ(0, vdev_map_bar2(&r.d));
 	/* glibc prefers readers by default: the cycling would starve. */
@@ -216,7 +213,6 @@ TEST(everything_at_once)
 	ASSERT_EQ(ST(RUNNING), got);
 	knob_write(r.bdf, "latency_ms", "1");
 	vdev_close(&r.d);
-	ASSERT_EQ(before, settle_allocs(before));
 }
 
 /* Data fds that outlive the device's binding stay safe to use and close. */
