@@ -7,6 +7,7 @@
 #   make demo       install what is missing and run the demo in the VM
 #   make bench      benchmarks, on the host and in the VM (not tests);
 #                   make bench-transport only the host part
+#                   make bench-datapath only the data path (issue #15)
 #   make mutants    one-line mutations of the driver and vfio-mig, each run
 #                   against the tests that cover it: every one must be caught
 #   make fuzz       10000 fuzzed streams through the resuming parser in the VM
@@ -74,7 +75,7 @@ DKMS_SRC ?= $(DESTDIR)/usr/src/mlx5c-vfio-pci-$(VERSION)
 
 export KVER KDIR KSRC VM_KERNEL
 
-.PHONY: all deps module tools selftests check check-debug check-iommufd demo bench bench-transport fuzz vm-shell lint \
+.PHONY: all deps module tools selftests check check-debug check-iommufd demo bench bench-transport bench-datapath fuzz vm-shell lint \
 	checkpatch sparse docs-check mutants clean man install install-check modules_install uninstall dkms-src samples
 
 all: module tools selftests samples man
@@ -204,7 +205,17 @@ bench: deps
 		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh channels
 	$(TOP)/tools/testing/vm/run --timeout 5400 --ivshmem-size 256M --mem 3G -- \
 		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh qemu
+	$(MAKE) bench-datapath
 	$(TOP)/tools/testing/bench/plot.py $(BUILD)/bench
+
+# The data path with 64 MiB and with 1 GiB functions (issue #15's targets),
+# joined into build/bench/datapath.json.
+bench-datapath: all
+	$(TOP)/tools/testing/vm/run --timeout 1800 -- \
+		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh datapath
+	$(TOP)/tools/testing/vm/run --timeout 3600 --ivshmem-size 1G --mem 5G -- \
+		$(BENCH_ENV) $(TOP)/tools/testing/bench/run.sh datapath
+	$(TOP)/tools/testing/bench/datapath_json.py $(BUILD)/bench
 
 # The host part of make bench (no VM): vfio-mig's transport over loopback
 # against a raw copy, build/bench/transport.json.  Fails if a run fails.
