@@ -755,6 +755,106 @@ TEST_F(rc, flipped_byte_in_later_record)
 }
 
 /*
+ * Version 3 part checks, on the real stream's initial image (parts of
+ * PART_DATA bytes from START_SIZE): each edit makes the write that
+ * carries the edited part fail with EINVAL, the parts before it applied,
+ * nothing of it.  The edited part's checksum is resealed: these are the
+ * part checks, not the record checksum.
+ */
+enum part_edit {
+	PART_SKIPPED,		/* the second part left out */
+	PART_TWICE,		/* the first part sent again */
+	PART_OTHER_SEQ,		/* the second part names another image */
+	PART_RESERVED,		/* reserved not 0 */
+	PART_EMPTY,		/* no pages in a part of a non-empty image */
+	PART_EDIT_NR,
+};
+
+static void part_refused(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(rc) *self, enum part_edit k)
+{
+	static const char * const names[] = {
+		"second part skipped", "first part twice",
+		"second part of another image", "part reserved set",
+		"part of no pages",
+	};
+	size_t rec = PART_OVERHEAD + PART_DATA, p1 = START_SIZE + rec;
+	struct stream s = { 0 };
+	struct enc e = { 0 };
+	struct mlx5c_image_header *img;
+	struct mlx5c_image_part *part;
+	uint8_t *r;
+
+	TH_LOG("%s", names[k]);
+	save_real(_metadata, self, &s);
+	/* The stream up to the end of the first part, then the edit. */
+	enc_put(&e, s.data, p1);
+	switch (k) {
+	case PART_SKIPPED:
+		enc_put(&e, s.data + p1 + rec, s.len - p1 - rec);
+		break;
+	case PART_TWICE:
+		enc_put(&e, s.data + START_SIZE, rec);
+		break;
+	default:
+		r = enc_put(&e, s.data + p1, rec);
+		img = (void *)(r + REC_HDR_SIZE);
+		part = (void *)(img + 1);
+		ASSERT_EQ(PART_DATA / PAGE, part->first);
+		if (k == PART_OTHER_SEQ)
+			img->seq++;
+		else if (k == PART_RESERVED)
+			part->reserved = 1;
+		else
+			part->nr_pages = 0;
+		rec_seal(r);
+		break;
+	}
+	memset(self->d->bar2, 0x5a, self->mem);
+	ASSERT_EQ(-EINVAL, load_buf(_metadata, self->d, e.buf, e.len));
+	/*
+	 * The first part is in (as saved: the source has changed since),
+	 * the second not.
+	 */
+	ASSERT_EQ(0, memcmp(self->d->bar2, s.data + START_SIZE + PART_OVERHEAD,
+			    PART_DATA));
+	memset(self->expect, 0x5a, PART_DATA);
+	ASSERT_EQ(0, memcmp(self->d->bar2 + PART_DATA, self->expect,
+			    PART_DATA));
+	free(e.buf);
+	stream_free(&s);
+}
+
+TEST_F(rc, v3_part_checks)
+{
+	for (int k = 0; k < PART_EDIT_NR; k++)
+		part_refused(_metadata, self, k);
+}
+
+/* A stream that ends after a whole part, inside its image: STOP refused. */
+TEST_F(rc, v3_ends_inside_an_image)
+{
+	struct stream s = { 0 };
+	size_t len = START_SIZE + 2 * (PART_OVERHEAD + PART_DATA);
+	uint32_t st;
+	int fd;
+
+	save_real(_metadata, self, &s);
+	ASSERT_EQ(0, mig_set_state(self->d, ST(RESUMING), &fd));
+	ASSERT_EQ(0, stream_write(fd, s.data, len, 0));
+	ASSERT_EQ(-EINVAL, mig_set_state(self->d, ST(STOP), NULL));
+	ASSERT_EQ(0, mig_get_state(self->d, &st));
+	ASSERT_EQ(ST(RESUMING), st);
+	/* The rest of the stream ends it. */
+	ASSERT_EQ(0, stream_write(fd, s.data + len, s.len - len, 0));
+	ASSERT_EQ(0, mig_set_state(self->d, ST(STOP), NULL));
+	ASSERT_EQ(0, mig_set_state(self->d, ST(RUNNING), NULL));
+	close(fd);
+	ASSERT_EQ(0, memcmp(self->d->bar2, self->p.src.bar2, self->mem));
+	stream_free(&s);
+}
+
+/*
  * The real stream re-encoded with pages of @ps bytes, as a host with that
  * page size would write it: each image is decoded into a shadow memory
  * and the byte ranges it wrote; a delta becomes the @ps pages that touch
