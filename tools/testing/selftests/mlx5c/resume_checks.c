@@ -831,26 +831,50 @@ TEST_F(rc, v3_part_checks)
 		part_refused(_metadata, self, k);
 }
 
-/* A stream that ends after a whole part, inside its image: STOP refused. */
+/*
+ * A stream that ends between two parts of its second image (the first one
+ * complete): STOP refused, the device stays in RESUMING; the rest of the
+ * image ends it.  The second image is a full FINAL one of the source's
+ * memory, in parts.
+ */
 TEST_F(rc, v3_ends_inside_an_image)
 {
+	size_t first_end = START_SIZE, cut = 2 * (PART_OVERHEAD + PART_DATA);
+	struct mlx5c_image_header hdr, *img;
 	struct stream s = { 0 };
-	size_t len = START_SIZE + 2 * (PART_OVERHEAD + PART_DATA);
+	struct mlx5c_mig_header *h;
+	struct enc fin = { 0 };
 	uint32_t st;
 	int fd;
 
 	save_real(_metadata, self, &s);
+	/* The end of the initial image's parts. */
+	while ((h = stream_rec(&s, first_end))) {
+		img = (void *)(s.data + first_end + REC_HDR_SIZE);
+		if (img->seq)
+			break;
+		first_end += REC_HDR_SIZE + h->record_size;
+	}
+	hdr = *(struct mlx5c_image_header *)(s.data + START_SIZE +
+					     REC_HDR_SIZE);
+	hdr.kind = MLX5C_IMAGE_FINAL;
+	hdr.seq = 1;
+	enc_parts(&fin, &hdr, self->p.src.bar2);
+	ASSERT_LT(cut, fin.len);
+
 	ASSERT_EQ(0, mig_set_state(self->d, ST(RESUMING), &fd));
-	ASSERT_EQ(0, stream_write(fd, s.data, len, 0));
+	ASSERT_EQ(0, stream_write(fd, s.data, first_end, 0));
+	ASSERT_EQ(0, stream_write(fd, fin.buf, cut, 0));
 	ASSERT_EQ(-EINVAL, mig_set_state(self->d, ST(STOP), NULL));
 	ASSERT_EQ(0, mig_get_state(self->d, &st));
 	ASSERT_EQ(ST(RESUMING), st);
-	/* The rest of the stream ends it. */
-	ASSERT_EQ(0, stream_write(fd, s.data + len, s.len - len, 0));
+	/* The rest of the image ends it. */
+	ASSERT_EQ(0, stream_write(fd, fin.buf + cut, fin.len - cut, 0));
 	ASSERT_EQ(0, mig_set_state(self->d, ST(STOP), NULL));
 	ASSERT_EQ(0, mig_set_state(self->d, ST(RUNNING), NULL));
 	close(fd);
 	ASSERT_EQ(0, memcmp(self->d->bar2, self->p.src.bar2, self->mem));
+	free(fin.buf);
 	stream_free(&s);
 }
 
