@@ -4,18 +4,22 @@
  * and written to the resuming data fd.  Everything is little-endian.
  *
  * The stream is a sequence of records, each a header followed by
- * record_size bytes of payload.  Version 2 (what the driver writes) starts
- * with a VERSION record in the 16-byte struct mlx5c_mig_header, which every
- * reader can parse; every later record has the 24-byte struct
- * mlx5c_mig_header_v2 and its xxh64 checksum.  A stream that does not start
- * with a VERSION record is version 1: 16-byte headers, no record checksum.
+ * record_size bytes of payload.  Versions 2 and 3 (3 is what the driver
+ * writes) start with a VERSION record in the 16-byte struct
+ * mlx5c_mig_header, which every reader can parse; every later record has
+ * the 24-byte struct mlx5c_mig_header_v2 and its xxh64 checksum.  A stream
+ * that does not start with a VERSION record is version 1: 16-byte headers,
+ * no record checksum.
  *
  *   VERSION (MANDATORY)        struct mlx5c_mig_version.  First, only there.
  *   STOP_COPY_SIZE (OPTIONAL)  le64: the size of the largest image still to
- *                              come, so the target can allocate before the
- *                              stop-copy phase.
- *   FW_DATA (MANDATORY)        one firmware image (struct mlx5c_image_header
- *                              and its body).  Images are applied in order.
+ *                              come (versions 1, 2: so the target can
+ *                              allocate before the stop-copy phase;
+ *                              version 3: advice only).
+ *   FW_DATA (MANDATORY)        version 3: one part of a firmware image
+ *                              (struct mlx5c_image_header, struct
+ *                              mlx5c_image_part, the part's body); versions
+ *                              1, 2: one whole image.  Applied in order.
  *
  * A reader skips OPTIONAL records it does not know and must refuse MANDATORY
  * ones it does not know.  See Documentation/mlx5c-stream.rst.

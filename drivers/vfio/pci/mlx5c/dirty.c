@@ -23,6 +23,7 @@
 #include "mlx5c.h"
 
 static const struct vm_operations_struct *mlx5c_core_vm_ops;
+
 u64 mlx5c_emu_dirty_pages(struct mlx5c_vf *mvdev)
 {
 	return bitmap_weight(mvdev->emu.dirty, mvdev->emu.nr_pages);

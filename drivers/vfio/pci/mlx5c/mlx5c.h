@@ -96,7 +96,8 @@ struct mlx5c_save_file {
 	struct mlx5c_vf *mvdev;
 	struct mutex lock;		/* everything below */
 	wait_queue_head_t poll_wait;
-	u8 start[MLX5C_STREAM_START_SIZE];	/* VERSION, STOP_COPY_SIZE */
+	/* VERSION, STOP_COPY_SIZE */
+	u8 start[MLX5C_STREAM_START_SIZE] __aligned(8);
 	size_t start_pos;		/* of which read */
 	bool start_initial;		/* they count as initial_bytes */
 	struct list_head images;	/* images not yet fully read */

@@ -8,6 +8,7 @@
  * fails.
  */
 #include <linux/file.h>
+#include <linux/sched.h>
 #include <linux/uaccess.h>
 
 #include "mlx5c.h"
@@ -30,6 +31,8 @@ static int mlx5c_resume_load(void *ctx, u32 version, const void *image,
 	if (mlx5c_reset_since(migf->mvdev, migf->resets))
 		return -ENODEV;
 	ret = mlx5c_cmd_load(migf->mvdev, migf->resets, version, image, len);
+	/* One write may carry many parts: let others run between them. */
+	cond_resched();
 	if (ret < 0)
 		return ret;
 	/* The image's records, headers included. */
@@ -124,8 +127,10 @@ struct mlx5c_resume_file *mlx5c_resume_file_create(struct mlx5c_vf *mvdev)
 }
 
 /*
- * RESUMING -> STOP: the stream must have ended on a record boundary with
- * at least one image loaded, and without error.
+ * RESUMING -> STOP: the stream must have ended on a record boundary,
+ * outside an image, with at least one image loaded, and without error.
+ * Once it has, the file takes no more bytes: a write racing with this arc
+ * could otherwise apply the first part of another image after the check.
  */
 int mlx5c_resume_file_finish(struct mlx5c_resume_file *migf)
 {
@@ -135,6 +140,8 @@ int mlx5c_resume_file_finish(struct mlx5c_resume_file *migf)
 	if (migf->disabled || migf->error ||
 	    !mlx5c_parse_complete(&migf->parser))
 		ret = -EINVAL;
+	else
+		migf->disabled = true;
 	mutex_unlock(&migf->lock);
 	return ret;
 }

@@ -106,7 +106,6 @@ void mlx5c_save_done(struct mlx5c_save_req *req)
 	} else {
 		if (img->initial)
 			migf->initial_remaining -= img->len;
-		mlx5c_image_out_free(img);
 		/*
 		 * A failed incremental save loses the pages it took: fall
 		 * back to a full final image, which the target loads on top
@@ -122,6 +121,7 @@ void mlx5c_save_done(struct mlx5c_save_req *req)
 		if (req->status && !migf->disabled)
 			mlx5c_notify_error(mvdev, MLX5C_GENL_ERR_SAVE,
 					   req->status);
+		mlx5c_image_out_free(img);
 	}
 	req->img = NULL;
 	migf->in_flight = false;
@@ -198,8 +198,9 @@ static ssize_t mlx5c_save_copy(struct mlx5c_save_file *migf,
 		migf->initial_remaining -= n;
 	if (img->pos == img->len) {
 		/* The parts add up to the size announced for the image. */
-		WARN_ON_ONCE(img->done != img->nr_pages ||
-			     migf->part_pos != migf->part_len);
+		if (WARN_ON_ONCE(img->done != img->nr_pages ||
+				 migf->part_pos != migf->part_len))
+			migf->error = -EIO;
 		list_del(&img->node);
 		mlx5c_image_out_free(img);
 	} else if (WARN_ON_ONCE(img->pos > img->len ||

@@ -6,10 +6,10 @@
  * from its first record, collects each header and payload across any split
  * of writes, checks sizes before allocating, verifies each version 2 or 3
  * record's checksum before acting on it, skips unknown OPTIONAL records,
- * refuses unknown MANDATORY ones, and hands every complete image to a load
- * callback.  It depends only on the few
- * helpers below, so it also builds in userspace for fuzzing
- * (tools/testing/fuzz).
+ * refuses unknown MANDATORY ones, and hands every FW_DATA payload (a whole
+ * image before version 3, a part of one from it) to a load callback.  It
+ * depends only on the few helpers below, so it also builds in userspace
+ * for fuzzing (tools/testing/fuzz).
  */
 #ifndef MLX5C_STREAM_H
 #define MLX5C_STREAM_H
@@ -45,8 +45,8 @@ struct mlx5c_parser {
 	u64 rec_size;
 	u32 rec_tag;
 	u64 rec_pos;
-	u64 rec_checksum;		/* version 2: what the header says */
-	struct xxh64_state hash;	/* version 2: header and payload so far */
+	u64 rec_checksum;		/* versions 2, 3: what the header says */
+	struct xxh64_state hash;	/* versions 2, 3: header, payload so far */
 	union {
 		struct mlx5c_mig_stop_copy_size scs;
 		struct mlx5c_mig_version ver;
