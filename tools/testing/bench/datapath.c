@@ -47,21 +47,8 @@
 #define STREAM_SLACK	(16u << 20)	/* headers around a whole image */
 #define MAX_ROUNDS	8		/* precopy rounds with the writer */
 
-struct stat_set {
-	double v[BENCH_MAX_REPS];
-	unsigned int n;
-};
-
 /* memory.current of the benchmark's own cgroup, or -1 unread */
 static int memcg_fd = -1;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void die(const char *what, int err)
 {
@@ -167,7 +154,7 @@ static double save_restore(struct pair *p, uint8_t *buf, size_t cap,
 	int sfd, dfd, ret;
 	double t0, t1;
 
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	ret = mig_set_state(&p->src, ST(STOP), NULL);
 	if (ret)
 		die("src STOP", ret);
@@ -193,7 +180,7 @@ static double save_restore(struct pair *p, uint8_t *buf, size_t cap,
 		ret = mig_set_state(&p->dst, ST(STOP), NULL);
 	if (ret)
 		die("load", ret);
-	t1 = now_ms();
+	t1 = bench_now_ms();
 	close(dfd);
 	if (mig_set_state(&p->src, ST(RUNNING), NULL) ||
 	    mig_set_state(&p->dst, ST(RUNNING), NULL))
@@ -218,14 +205,6 @@ static uint8_t *big_alloc(size_t size)
 	madvise(p, size, MADV_HUGEPAGE);
 	memset(p, 0, size);
 	return p;
-}
-
-static double memcpy_ms(uint8_t *copy, size_t size)
-{
-	double t0 = now_ms();
-
-	memcpy(copy + size, copy, size);
-	return now_ms() - t0;
 }
 
 struct writer {
@@ -292,7 +271,7 @@ static void precopy_with_writer(struct pair *p, uint8_t *buf,
 	struct peak pk;
 	pthread_t th;
 	int sfd, dfd, ret;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 
 	peak_start(&pk);
 	ret = mig_set_state(&p->dst, ST(RESUMING), &dfd);
@@ -328,7 +307,7 @@ static void precopy_with_writer(struct pair *p, uint8_t *buf,
 	ret = mig_set_state(&p->dst, ST(STOP), NULL);
 	if (ret)
 		die("dst RESUMING -> STOP", ret);
-	res->ms = now_ms() - t0;
+	res->ms = bench_now_ms() - t0;
 	res->peak = pk.max;
 	close(sfd);
 	close(dfd);
@@ -337,19 +316,6 @@ static void precopy_with_writer(struct pair *p, uint8_t *buf,
 		die("back to RUNNING", -EIO);
 	if (memcmp(p->src.bar2, p->dst.bar2, p->src.bar2_size))
 		die("destination differs after PRE_COPY with a writer", -EIO);
-}
-
-static unsigned int reps_from_env(void)
-{
-	const char *v = getenv("MLX5C_BENCH_REPS");
-	long n = v ? strtol(v, NULL, 10) : 5;
-
-	if (n < 1 || n > BENCH_MAX_REPS) {
-		fprintf(stderr, "datapath: MLX5C_BENCH_REPS must be 1..%d\n",
-			BENCH_MAX_REPS);
-		exit(2);
-	}
-	return n;
 }
 
 int main(int argc, char **argv)
@@ -372,7 +338,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: datapath OUT.json\n");
 		return 2;
 	}
-	reps = reps_from_env();
+	reps = bench_reps_from_env("datapath");
 	memcg_open();
 	ret = pair_open(&p);
 	if (p.why) {
@@ -392,16 +358,16 @@ int main(int argc, char **argv)
 	memcpy(copy, p.src.bar2, size);
 
 	/* the warm-up, dropped */
-	memcpy_ms(copy, size);
+	bench_memcpy_ms(copy, size);
 	save_restore(&p, buf, cap, NULL, NULL);
 	for (r = 0; r < reps; r++) {
 		double m, f;
 
 		if (r % 2) {
 			f = save_restore(&p, buf, cap, &sp, &lp);
-			m = memcpy_ms(copy, size);
+			m = bench_memcpy_ms(copy, size);
 		} else {
-			m = memcpy_ms(copy, size);
+			m = bench_memcpy_ms(copy, size);
 			f = save_restore(&p, buf, cap, &sp, &lp);
 		}
 		if (memcmp(p.src.bar2, p.dst.bar2, size))

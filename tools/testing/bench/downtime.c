@@ -33,19 +33,6 @@
 static const double pcts[] = { 0.1, 1, 10 };
 #define NR_PCTS (sizeof(pcts) / sizeof(pcts[0]))
 
-struct stat_set {
-	double v[BENCH_MAX_REPS];
-	unsigned int n;
-};
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "downtime: %s: %s\n", what, strerror(-err));
@@ -106,7 +93,7 @@ static double migrate(struct pair *p, struct stream *s, bool precopy,
 	}
 	dirty(p->src.bar2, p->src.bar2_size, pct, (unsigned int)(pct * 7) + 1);
 
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	if (precopy)
 		ret = mig_set_state(&p->src, ST(STOP_COPY), NULL);
 	else
@@ -121,7 +108,7 @@ static double migrate(struct pair *p, struct stream *s, bool precopy,
 		ret = mig_set_state(&p->dst, ST(STOP), NULL);
 	if (ret)
 		die("dst load", ret);
-	t1 = now_ms();
+	t1 = bench_now_ms();
 
 	if (s->cap != cap)
 		fprintf(stderr, "downtime: stream buffer grew to %zu bytes in a timed window\n",
@@ -135,31 +122,6 @@ static double migrate(struct pair *p, struct stream *s, bool precopy,
 	if (memcmp(p->src.bar2, p->dst.bar2, p->src.bar2_size))
 		die("destination differs", -EIO);
 	return t1 - t0;
-}
-
-/* A plain memcpy of the state between two touched RAM buffers, in ms. */
-static double memcpy_ms(uint8_t *copy, size_t size)
-{
-	double t0 = now_ms();
-
-	memcpy(copy + size, copy, size);
-	return now_ms() - t0;
-}
-
-static unsigned int reps_from_env(void)
-{
-	const char *v = getenv("MLX5C_BENCH_REPS");
-	long n = v ? strtol(v, NULL, 10) : 5;
-
-	if (n < 1 || n > BENCH_MAX_REPS) {
-		fprintf(stderr, "downtime: MLX5C_BENCH_REPS must be 1..%d\n",
-			BENCH_MAX_REPS);
-		exit(2);
-	}
-	if (n < 5)
-		fprintf(stderr, "downtime: %ld repetitions: a quick look, not a figure\n",
-			n);
-	return n;
 }
 
 static void json_context(FILE *out, const struct pair *p, unsigned int reps)
@@ -194,7 +156,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: downtime OUT.json\n");
 		return 2;
 	}
-	reps = reps_from_env();
+	reps = bench_reps_from_env("downtime");
 	ret = pair_open(&p);
 	if (p.why) {
 		fprintf(stderr, "downtime: %s\n", p.why);
@@ -215,7 +177,7 @@ int main(int argc, char **argv)
 	memset(s.data, 0, s.cap);
 
 	/* the warm-up: one of each kind of run, dropped */
-	memcpy_ms(copy, size);
+	bench_memcpy_ms(copy, size);
 	migrate(&p, &s, false, 0, &b);
 	migrate(&p, &s, true, 1, &b);
 
@@ -224,9 +186,9 @@ int main(int argc, char **argv)
 
 		if (r % 2) {
 			f = migrate(&p, &s, false, 0, &b);
-			m = memcpy_ms(copy, size);
+			m = bench_memcpy_ms(copy, size);
 		} else {
-			m = memcpy_ms(copy, size);
+			m = bench_memcpy_ms(copy, size);
 			f = migrate(&p, &s, false, 0, &b);
 		}
 		if (memcmp(copy + size, copy, size))
