@@ -100,11 +100,16 @@ static int do_reset(struct vdev *d, enum how how)
 static const char * const how_name[] = { "VFIO_DEVICE_RESET",
 	"VFIO_DEVICE_PCI_HOT_RESET", "sysfs reset" };
 
-/* A saving fd gives no data once the reset has returned. */
+/*
+ * A saving fd gives no data once the reset has returned, and its session
+ * has ended: precopy info says ENODEV (not EINVAL for a device that is
+ * RUNNING again, which is what a session the reset left open would say).
+ */
 static void read_after_reset(struct __test_metadata *_metadata,
 			     FIXTURE_DATA(rst) *self, enum how how)
 {
 	static char buf[1 << 16];
+	struct vfio_precopy_info info;
 	int leaks = 0;
 
 	for (int i = 0; i < self->tries; i++) {
@@ -118,6 +123,7 @@ static void read_after_reset(struct __test_metadata *_metadata,
 			leaks++;
 		else
 			ASSERT_EQ(ENODEV, errno);
+		ASSERT_EQ(-ENODEV, precopy_info(fd, &info));
 		close(fd);
 		uint32_t st;
 
