@@ -36,6 +36,7 @@ struct fake_dev {
 	bool mismatch;
 	uint64_t expect_size;		/* RESUMING -> STOP needs this (0: any) */
 	uint64_t fail_write_after;	/* 0 = never */
+	unsigned write_delay_ms;	/* a slow destination: each write waits */
 	/* faults */
 	uint32_t fail_state;		/* refuse entering this state */
 	bool fail_state_on;

@@ -289,7 +289,12 @@ void mig_src_not_running(void)
 /*
  * A device that says STOP_COPY would read 4 GiB: no loopback converges on
  * that within 300 ms, so the policy waits for the round limit and reports
- * the estimate from MIG_DATA_SIZE.
+ * the estimate from MIG_DATA_SIZE.  The estimate needs a bandwidth, that
+ * is bytes the destination acknowledged: a session window (one chunk per
+ * channel) smaller than the initial data makes the first round wait for
+ * acknowledgements, so four rounds measure one however slow the
+ * destination (here 20 ms per write; with the default window the four
+ * rounds ran before anything was written, and the estimate was unknown).
  */
 void mig_data_size(void)
 {
@@ -299,6 +304,8 @@ void mig_data_size(void)
 
 	pair_init(&p, ALL_FLAGS);
 	p.src.data_size = big;
+	p.dst.write_delay_ms = 20;
+	p.o.window = p.o.chunk;
 	p.o.max_rounds = 4;
 	pair_run(&p);
 	want = p.sr.bandwidth ?
