@@ -80,21 +80,6 @@ uint64_t tx_wait_credit(struct tx *tx)
 	return room;
 }
 
-void rx_account_alloc(struct rx *rx, uint32_t len, int sign)
-{
-	pthread_mutex_lock(&rx->s.lock);
-	if (sign > 0) {
-		rx->st.buffered += len;
-		if (rx->st.buffered > rx->st.max_buffered)
-			rx->st.max_buffered = rx->st.buffered;
-		if (len > rx->st.max_alloc)
-			rx->st.max_alloc = len;
-	} else {
-		rx->st.buffered -= len;
-	}
-	pthread_mutex_unlock(&rx->s.lock);
-}
-
 /*
  * The receiver's half of the window: admit a chunk of @h->len bytes only
  * if what is held stays within the granted window plus one chunk, so a
@@ -106,6 +91,7 @@ int rx_window_admit(struct rx_chan *ch, const struct vmig_chunk_hdr *h)
 	struct rx *rx = ch->rx;
 	uint64_t held;
 
+	/* checked and counted under one lock: channels admit concurrently */
 	pthread_mutex_lock(&rx->s.lock);
 	held = rx->st.buffered;
 	if (held + h->len > rx->limit) {
@@ -117,8 +103,12 @@ int rx_window_admit(struct rx_chan *ch, const struct vmig_chunk_hdr *h)
 				    (unsigned long long)rx->limit,
 				    (unsigned long long)rx->hs.window);
 	}
+	rx->st.buffered += h->len;
+	if (rx->st.buffered > rx->st.max_buffered)
+		rx->st.max_buffered = rx->st.buffered;
+	if (h->len > rx->st.max_alloc)
+		rx->st.max_alloc = h->len;
 	pthread_mutex_unlock(&rx->s.lock);
-	rx_account_alloc(rx, h->len, 1);
 	return 0;
 }
 

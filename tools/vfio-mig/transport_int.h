@@ -160,7 +160,6 @@ bool tx_wait_ack(struct tx *tx, const char *what);
 uint64_t tx_wait_credit(struct tx *tx);
 int rx_chan_fail(struct rx_chan *ch, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void rx_account_alloc(struct rx *rx, uint32_t len, int sign);
 int rx_send_credit(struct rx *rx, uint64_t seq, uint64_t bytes);
 int rx_window_admit(struct rx_chan *ch, const struct vmig_chunk_hdr *h);
 

@@ -120,6 +120,23 @@ void faults_bad_crc(void)
 	   "fault: bad checksum rejected, nothing written (\"%s\")", w.r.err);
 }
 
+/* Wait up to @ms for the sink to hold @len bytes; what it holds. */
+static size_t sink_wait_len(struct mem_sink *sink, size_t len, unsigned ms)
+{
+	size_t have = 0;
+	unsigned i;
+
+	for (i = 0; i <= ms / 10; i++) {
+		pthread_mutex_lock(&sink->lock);
+		have = sink->len;
+		pthread_mutex_unlock(&sink->lock);
+		if (have >= len)
+			break;
+		sleep_us(10000);
+	}
+	return have;
+}
+
 void faults_channel_closed(void)
 {
 	uint8_t payload[4096];
@@ -130,7 +147,8 @@ void faults_channel_closed(void)
 	stream_fill(3, 0, payload, sizeof(payload));
 	raw_chunk(w.data[0], 0, 0, sizeof(payload), 0, 0, payload,
 		  sizeof(payload));
-	sleep_us(20000);
+	/* seq 0 written before the channel closes, however slow the host */
+	sink_wait_len(&w.sink, sizeof(payload), 5000);
 	close(w.data[2]);
 	w.data[2] = -1;
 	raw_finish(&w);
@@ -277,25 +295,32 @@ static bool rx_done_within(struct rx_thread *r, unsigned ms)
 }
 
 /*
- * A source that ignores the window: 2 MiB of chunks behind a missing
- * seq 0, against a 256 KiB window.  The destination holds at most the
- * window plus one chunk and cuts the source off.
+ * A source that ignores the window: eight 64 KiB chunks behind a missing
+ * seq 0 against a 256 KiB window, one per channel, all eight headers
+ * sent before any payload so that the receiving threads admit them at
+ * the same time.  The destination holds at most the window plus one
+ * chunk and cuts the source off: a check not counted under the same lock
+ * lets all eight in (and then nothing cuts the source off).
  */
 void faults_window_overrun(void)
 {
+	const unsigned channels = 8;
 	uint8_t payload[65536];
 	struct raw w;
 	uint64_t seq, bound;
 	bool done;
 
-	if (!ok(raw_open(&w, 2, sizeof(payload)) == 0, "raw source connected (%s)",
-		w.err))
+	if (!ok(raw_open(&w, channels, sizeof(payload)) == 0,
+		"raw source connected (%s)", w.err))
 		return;
 	bound = w.cfg.window + sizeof(payload);
-	for (seq = 1; seq <= 32; seq++) {
+	for (seq = 1; seq <= channels; seq++)
+		if (raw_chunk(w.data[seq % channels], seq, seq * sizeof(payload),
+			      sizeof(payload), 0, 0, NULL, 0))
+			break;
+	for (seq = 1; seq <= channels; seq++) {
 		stream_fill(3, seq * sizeof(payload), payload, sizeof(payload));
-		if (raw_chunk(w.data[seq % 2], seq, seq * sizeof(payload),
-			      sizeof(payload), 0, 0, payload, sizeof(payload)))
+		if (send_full(w.data[seq % channels], payload, sizeof(payload)))
 			break;
 	}
 	done = rx_done_within(&w.r, 5000);
@@ -374,7 +399,7 @@ void faults_duplicate_chunk(void)
 void faults_stale_chunk(void)
 {
 	uint8_t payload[2][4096];
-	uint64_t len = 0;
+	size_t len;
 	struct raw w;
 	unsigned i;
 	bool done;
@@ -388,12 +413,7 @@ void faults_stale_chunk(void)
 			  sizeof(payload[i]), 0, 0, payload[i],
 			  sizeof(payload[i]));
 	}
-	for (i = 0; i < 500 && len < sizeof(payload); i++) {
-		sleep_us(10000);
-		pthread_mutex_lock(&w.sink.lock);
-		len = w.sink.len;
-		pthread_mutex_unlock(&w.sink.lock);
-	}
+	len = sink_wait_len(&w.sink, sizeof(payload), 5000);
 	ok(len == sizeof(payload), "seq 0 and 1 written before seq 0 is sent again (%llu bytes)",
 	   (unsigned long long)len);
 	raw_chunk(w.data[1], 0, 0, sizeof(payload[0]), 0, 0, payload[0],
