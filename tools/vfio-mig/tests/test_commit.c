@@ -52,6 +52,8 @@ static void cpair_init(struct cpair *p)
 	/* long enough for a loaded host, short enough for the lost-message tests */
 	p->o.progress_ms = 3000;
 	p->o.poll_us = 1000;
+	/* pre-copy ends well inside cpair_run's limit, however slow */
+	p->o.max_precopy_ms = 10000;
 	p->o.tls = tls.client ? &tls : NULL;
 }
 
