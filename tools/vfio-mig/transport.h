@@ -266,7 +266,7 @@ struct rx_stats {
 	uint64_t stopcopy_bytes;
 	uint64_t buffered;		/* received or receiving, not written */
 	uint64_t max_buffered;
-	uint64_t max_alloc;		/* largest payload buffer allocated */
+	uint64_t max_alloc;		/* largest payload admitted */
 	uint64_t out_of_order;		/* chunks that arrived ahead */
 	bool crc_seen;
 };

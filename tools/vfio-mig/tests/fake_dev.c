@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fake_dev.h"
 #include "harness.h"
@@ -222,7 +221,7 @@ static ssize_t fake_write(struct vdev *d, int fd, const void *buf, size_t len)
 	size_t i;
 
 	if (f->write_delay_ms)
-		usleep(f->write_delay_ms * 1000);
+		sleep_us(f->write_delay_ms * 1000ULL);
 	pthread_mutex_lock(&f->lock);
 	if (fd != RESUME_FD || f->state != VFIO_DEVICE_STATE_RESUMING) {
 		r = -EINVAL;

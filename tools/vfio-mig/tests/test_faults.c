@@ -300,7 +300,7 @@ static bool rx_done_within(struct rx_thread *r, unsigned ms)
  * sent before any payload so that the receiving threads admit them at
  * the same time.  The destination holds at most the window plus one
  * chunk and cuts the source off: a check not counted under the same lock
- * lets all eight in (and then nothing cuts the source off).
+ * can let all eight in (and then nothing cuts the source off).
  */
 void faults_window_overrun(void)
 {
