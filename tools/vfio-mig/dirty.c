@@ -40,20 +40,23 @@ static int dirty_burst(struct dirtier *dt, uint64_t bytes, uint64_t stamp)
 	return 0;
 }
 
+static uint64_t dirty_per_tick(uint64_t rate)
+{
+	uint64_t per_tick = rate * DIRTY_TICK_US / 1000000ULL;
+
+	return per_tick < 8 ? 8 : per_tick;
+}
+
+/* A burst every tick after the first, which dirty_start() wrote. */
 static void *dirty_main(void *arg)
 {
 	struct dirtier *dt = arg;
-	uint64_t per_tick = dt->rate * DIRTY_TICK_US / 1000000ULL;
+	uint64_t per_tick = dirty_per_tick(dt->rate);
 	struct timespec ts;
 	int ret = 0;
 
-	if (per_tick < 8)
-		per_tick = 8;
 	pthread_mutex_lock(&dt->lock);
 	while (!dt->stop && !ret) {
-		pthread_mutex_unlock(&dt->lock);
-		ret = dirty_burst(dt, per_tick, now_us());
-		pthread_mutex_lock(&dt->lock);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += DIRTY_TICK_US * 1000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -64,6 +67,11 @@ static void *dirty_main(void *arg)
 		       pthread_cond_timedwait(&dt->cond, &dt->lock, &ts) !=
 		       ETIMEDOUT)
 			;
+		if (dt->stop)
+			break;
+		pthread_mutex_unlock(&dt->lock);
+		ret = dirty_burst(dt, per_tick, now_us());
+		pthread_mutex_lock(&dt->lock);
 	}
 	dt->err = ret;
 	pthread_mutex_unlock(&dt->lock);
@@ -99,6 +107,17 @@ int dirty_start(struct dirtier *dt, struct vdev *dev, unsigned region,
 		return -ENOSPC;
 	}
 	dt->cursor = dt->start;
+	/*
+	 * The first burst before returning: the device is written before the
+	 * migration starts, however late the thread is scheduled.
+	 */
+	ret = dirty_burst(dt, dirty_per_tick(rate), now_us());
+	if (ret) {
+		snprintf(err, errlen, "--dirty: region %u: writing: %s", region,
+			 strerror(-ret));
+		dev->ops->unmap_region(dev, &dt->region);
+		return ret;
+	}
 	pthread_mutex_init(&dt->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
