@@ -7,6 +7,8 @@
 #include <asm/byteorder.h>
 #include <linux/errno.h>
 #include <linux/math.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/xxhash.h>
 
@@ -110,16 +112,22 @@ static int mlx5c_image_check_index(u64 nr_pages, const u8 *body, u64 nr,
 	return 0;
 }
 
+/* A version 1 image's checksum: a whole image, so a reschedule per 2 MiB. */
 static u64 mlx5c_image_checksum(const u8 *image, size_t len)
 {
 	struct mlx5c_image_header hdr;
 	struct xxh64_state state;
+	size_t off, n;
 
 	memcpy(&hdr, image, sizeof(hdr));
 	hdr.checksum = 0;
 	xxh64_reset(&state, 0);
 	xxh64_update(&state, &hdr, sizeof(hdr));
-	xxh64_update(&state, image + sizeof(hdr), len - sizeof(hdr));
+	for (off = sizeof(hdr); off < len; off += n) {
+		n = min_t(size_t, len - off, SZ_2M);
+		xxh64_update(&state, image + off, n);
+		cond_resched();
+	}
 	return xxh64_digest(&state);
 }
 

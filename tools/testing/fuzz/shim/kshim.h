@@ -29,6 +29,12 @@ typedef uint64_t u64;
 #define min(a, b) ((a) < (b) ? (a) : (b))
 #define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
 #define round_up(x, y) (((x) + (y) - 1) / (y) * (y))
+#define SZ_2M 0x00200000
+
+/* The harness is single-threaded userspace: nothing to yield to. */
+static inline void cond_resched(void)
+{
+}
 
 /* The harness's buffers are plain memory: a copy never faults. */
 static inline unsigned long copy_from_user(void *to, const void *from,
